@@ -1,0 +1,8 @@
+"""Dynalab: take a model project from a laptop to a leaderboard.
+
+This package is imported inside the model's sandbox and container too, so this
+module and the subpackages used there (``tasks``, ``handler``, ``runtime``)
+import nothing outside the standard library.
+"""
+
+__version__ = "0.2.0"

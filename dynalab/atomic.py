@@ -1,0 +1,23 @@
+"""Writing files so that a crash or a full disk never leaves one half-written."""
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def atomic_write_text(path, text, mode=0o644):
+    """Replace ``path`` with ``text`` in one step (write a sibling, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,95 @@
+"""``dynalab-cli``: the one place where errors become messages and exit codes."""
+
+import sys
+import traceback
+
+from invoke import Program
+from invoke.exceptions import ParseError
+
+import dynalab
+from dynalab.errors import EXIT_CODES, DynalabError, UsageError
+
+
+SHOWN_CORE_OPTIONS = ("--help", "--version", "--list", "--complete", "--print-completion-script")
+
+
+class DynalabProgram(Program):
+    """invoke's Program over our fixed task collection, with usage errors as ours."""
+
+    def print_help(self):
+        print(f"Usage: {self.binary} [--debug] <step> [--step-opts] [<step> [--step-opts] ...]")
+        print()
+        print("Steps run in the order given, e.g. `dynalab-cli test --local -n m upload -n m`.")
+        print("A step whose inputs have not changed since it passed is skipped.")
+        print()
+        print("Options:")
+        print()
+        # invoke's shell-runner options (--echo, --pty, ...) mean nothing here.
+        tuples = [row for row in self.initial_context.help_tuples() if row[0].split("=")[0].split(", ")[-1].split("[")[0] in SHOWN_CORE_OPTIONS]
+        tuples.append(("--debug", "Show tracebacks of errors."))
+        self.print_columns(tuples)
+        self.list_tasks()
+        print("Exit codes:")
+        for code, meaning in EXIT_CODES.items():
+            print(f"  {code:>3}  {meaning}")
+        print()
+
+    def print_task_help(self, name):
+        super().print_task_help(name)
+        if name == "init":
+            from dynalab.config_schema import describe
+
+            print("Config fields (.dynalab/<name>/config.yaml):")
+            for field, kind, default, description in describe():
+                print(f"  {field} ({kind}, {default}): {description}")
+            print()
+
+    def parse_core(self, argv):
+        try:
+            super().parse_core(argv)
+        except ParseError as error:
+            raise UsageError(str(error), hint="see `dynalab-cli --help`") from error
+
+    def parse_tasks(self):
+        try:
+            super().parse_tasks()
+        except ParseError as error:
+            raise UsageError(str(error), hint="see `dynalab-cli --help` or `dynalab-cli TASK --help`") from error
+
+
+def build_program():
+    from dynalab.workflow import namespace
+
+    return DynalabProgram(namespace=namespace, name="Dynalab", binary="dynalab-cli", version=dynalab.__version__)
+
+
+def main(argv=None):
+    """Run the command line; exits with the code of the error class (see README)."""
+    argv = list(sys.argv if argv is None else argv)
+    # --debug may go anywhere on the line, as users expect; invoke would take it as its own.
+    debug = "--debug" in argv[1:]
+    argv = [argv[0]] + [arg for arg in argv[1:] if arg != "--debug"]
+    try:
+        build_program().run(argv)
+    except DynalabError as error:
+        sys.stdout.flush()  # what the step printed comes before the verdict
+        if debug:
+            traceback.print_exc()
+        print(f"error: {error}", file=sys.stderr)
+        if error.hint:
+            print(f"hint: {error.hint}", file=sys.stderr)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as error:  # a bug of ours: say so, briefly, unless asked for details
+        if debug:
+            traceback.print_exc()
+        else:
+            print(f"internal error: {type(error).__name__}: {error}", file=sys.stderr)
+            print("hint: rerun with --debug for the traceback, and report it", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

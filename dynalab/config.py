@@ -1,0 +1,152 @@
+"""Reading, validating, migrating and writing a model's config.
+
+The config lives at ``.dynalab/<name>/config.yaml`` and belongs to the user:
+Dynalab writes it only when asked to (``init``, ``init --amend``), never to
+record state. A ``setup_config.json`` left by the original tool is read and
+migrated to YAML, and kept.
+"""
+
+import json
+
+import cerberus
+import yaml
+
+from dynalab.atomic import atomic_write_text
+from dynalab.config_schema import FIELDS, cerberus_schema, field_rules
+from dynalab.errors import ConfigError, UsageError
+
+PATH_FIELDS = ("checkpoint", "handler")
+HEADER = (
+    "# Dynalab config of model {name!r}. Paths are relative to the project root.\n"
+    "# Check it with `dynalab-cli test --local -n {name}`; field reference: `dynalab-cli init --help`.\n"
+)
+
+
+def load_config(project, name, check_paths=True):
+    """The validated, normalised config of model ``name`` (legacy JSON migrated)."""
+    path = project.config_path(name)
+    if not path.exists():
+        legacy = project.legacy_config_path(name)
+        if legacy.exists():
+            return migrate_legacy_config(project, name, check_paths=check_paths)
+        known = project.model_names()
+        raise UsageError(
+            f"model {name!r} is not initialised in {project.root}"
+            + (f" (initialised: {', '.join(known)})" if known else ""),
+            hint=f"run `dynalab-cli init -n {name}` from your project's root",
+        )
+    raw = read_yaml(path)
+    return validate_config(project, raw, source=project.relative(path), check_paths=check_paths)
+
+
+def read_yaml(path):
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(f"{where}: not valid YAML ({problem})", hint="fix the syntax, or re-create it with `dynalab-cli init`")
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings, found {type(data).__name__}")
+    return data
+
+
+def validate_config(project, raw, source, check_paths=True):
+    """Normalise ``raw`` against the schema; raise ConfigError naming the first problem."""
+    validator = cerberus.Validator(cerberus_schema())
+    if not validator.validate(raw):
+        problems = list(_flatten_errors(validator.errors))
+        field, message = problems[0]
+        value = _lookup(raw, field)
+        rules = field_rules(field)
+        dotted = ".".join(str(p) for p in field)
+        shown = f" = {value!r}" if value is not _MISSING else ""
+        more = f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})" if len(problems) > 1 else ""
+        if rules is None:
+            fix = f"remove `{dotted}` or check its spelling; known fields: {', '.join(FIELDS)}"
+        else:
+            fix = rules["fix"]
+        raise ConfigError(f"{source}: field `{dotted}`{shown}: {message}{more}", hint=fix)
+    config = validator.document
+    if check_paths:
+        check_config_paths(project, config, source)
+    return config
+
+
+def check_config_paths(project, config, source):
+    """Every path must exist inside the root, and no file the model needs may be excluded."""
+    needed = {}
+    for field in PATH_FIELDS:
+        needed[config[field]] = project.inside(config[field], field, source)
+    for index, entry in enumerate(config["model_files"]):
+        needed[entry] = project.inside(entry, f"model_files[{index}]", source)
+    if config.get("task_file"):
+        project.inside(config["task_file"], "task_file", source)
+    for index, entry in enumerate(config["exclude"]):
+        excluded = (project.root / entry).resolve()
+        if project.root not in excluded.parents:
+            raise ConfigError(
+                f"{source}: `exclude[{index}]` = {entry!r} is not inside the project root",
+                hint="list paths relative to the project root",
+            )
+        for wanted, resolved in needed.items():
+            if resolved == excluded or excluded in resolved.parents:
+                raise ConfigError(
+                    f"{source}: `exclude[{index}]` = {entry!r} excludes {wanted!r}, which the model needs",
+                    hint=f"remove {entry!r} from `exclude`, or exclude a narrower path",
+                )
+
+
+def save_config(project, name, config):
+    """Write the config as commented YAML, atomically."""
+    lines = [HEADER.format(name=name)]
+    for field, rules in FIELDS.items():
+        if field not in config:
+            continue
+        lines.append(f"\n# {rules['description']}\n")
+        lines.append(yaml.safe_dump({field: config[field]}, sort_keys=False, allow_unicode=True))
+    atomic_write_text(project.config_path(name), "".join(lines))
+
+
+def migrate_legacy_config(project, name, check_paths=True):
+    """Read the original tool's ``setup_config.json`` and save it as ``config.yaml``."""
+    legacy = project.legacy_config_path(name)
+    source = project.relative(legacy)
+    try:
+        raw = json.loads(legacy.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise ConfigError(f"{source}: not valid JSON ({error})", hint=f"fix it, or re-create the config with `dynalab-cli init -n {name}`")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a JSON object of settings")
+    # The original stored a few fields we no longer need.
+    known = {key: value for key, value in raw.items() if key in FIELDS}
+    config = validate_config(project, known, source=source, check_paths=check_paths)
+    save_config(project, name, config)
+    return config
+
+
+_MISSING = object()
+
+
+def _lookup(document, path):
+    for part in path:
+        if isinstance(document, dict) and part in document:
+            document = document[part]
+        elif isinstance(document, list) and isinstance(part, int) and part < len(document):
+            document = document[part]
+        else:
+            return _MISSING
+    return document
+
+
+def _flatten_errors(errors, path=()):
+    """cerberus' nested error tree as (field path, message) pairs."""
+    for field, messages in errors.items():
+        for message in messages:
+            if isinstance(message, dict):
+                yield from _flatten_errors(message, path + (field,))
+            else:
+                yield path + (field,), message

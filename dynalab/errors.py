@@ -1,0 +1,78 @@
+"""Every error Dynalab reports to a user, and the exit code each maps to.
+
+``str(error)`` is the one line the user sees; ``hint`` is what to do about it.
+The command line turns these into output and exit codes in one place
+(``dynalab.cli``); nothing else calls ``sys.exit``.
+"""
+
+
+class DynalabError(Exception):
+    """Base class: an expected failure with a message meant for the user."""
+
+    exit_code = 1
+
+    def __init__(self, message, hint=None):
+        super().__init__(message)
+        self.hint = hint
+
+
+class UsageError(DynalabError):
+    """Raised for a bad command line: unknown model, missing flag, bad name."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """Raised when a model config or a path named in it is invalid."""
+
+    exit_code = 2
+
+
+class LocalTestFailed(DynalabError):
+    """Raised when the handler fails the local test."""
+
+    exit_code = 3
+
+
+class IntegratedTestFailed(DynalabError):
+    """Raised when the packaged model fails in its isolated environment."""
+
+    exit_code = 4
+
+
+class AuthError(DynalabError):
+    """Raised when no API token is available or the server rejects it."""
+
+    exit_code = 5
+
+
+class Throttled(DynalabError):
+    """Raised when the server refuses an upload because the quota is used up."""
+
+    exit_code = 6
+
+
+class UploadError(DynalabError):
+    """Raised when an upload is refused or cannot be completed."""
+
+    exit_code = 7
+
+
+class ServerError(DynalabError):
+    """Raised when the evaluation server cannot be reached or fails (5xx)."""
+
+    exit_code = 8
+
+
+EXIT_CODES = {
+    0: "success (or skipped: nothing changed since the last pass)",
+    1: "internal error (a bug in Dynalab: please report it with --debug output)",
+    UsageError.exit_code: "usage or config error",
+    LocalTestFailed.exit_code: "local test failed",
+    IntegratedTestFailed.exit_code: "integrated test failed",
+    AuthError.exit_code: "authentication failed (log in again)",
+    Throttled.exit_code: "upload quota reached (throttled)",
+    UploadError.exit_code: "upload failed",
+    ServerError.exit_code: "evaluation server unreachable or failing",
+    130: "interrupted (Ctrl-C)",
+}

@@ -1,0 +1,184 @@
+"""``dynalab-cli init``: create, amend or rename a model's config.
+
+On a terminal, values not given as flags are asked for, as the original tool
+did. Without one, nothing is asked: a missing required value is an error that
+names the flag. The config is written only once it is valid, so a failed
+``init`` or ``--amend`` leaves the previous config as it was.
+"""
+
+import os
+import shutil
+import string
+import subprocess
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+from dynalab import prompts
+from dynalab.config import load_config, read_yaml, save_config, validate_config
+from dynalab.errors import ConfigError, UsageError
+from dynalab.project import check_model_name
+from dynalab.task_definitions import known_tasks, resolve_task_definition, write_packaged_copy
+
+DEFAULT_HANDLER = "handler.py"
+
+
+def split_list(value):
+    """``"a,b"`` (from a flag) as ``["a", "b"]``; None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        items = [item for part in value for item in str(part).split(",")]
+    else:
+        items = str(value).split(",")
+    return [item.strip() for item in items if item.strip()]
+
+
+def init_model(project, name, *, task=None, checkpoint=None, handler=None, requirements=None,
+               setup=None, model_files=None, exclude=None, yes=False, out=print):
+    """Create the config of a new model (or replace one, when confirmed)."""
+    name = check_model_name(name)
+    asking = prompts.interactive()
+    if project.config_path(name).exists() or project.legacy_config_path(name).exists():
+        if asking:
+            if not prompts.confirm(f"Model {name!r} is already initialised. Overwrite its config?", default=False):
+                raise UsageError("init cancelled; the existing config is unchanged",
+                                 hint=f"to change some fields, run `dynalab-cli init -n {name} --amend`")
+        elif not yes:
+            raise UsageError(
+                f"model {name!r} is already initialised",
+                hint=f"pass --yes to overwrite its config, or `--amend` with the fields to change",
+            )
+
+    if task is None and asking:
+        tasks = known_tasks(project)
+        task = prompts.choose("Which task is the model for?", list(tasks), tasks)
+    if checkpoint is None and asking:
+        checkpoint = prompts.ask("Path to the model checkpoint (relative to the project root)")
+    if handler is None and asking:
+        handler = prompts.ask(f"Path to the handler (press enter to create a template handler at ./{DEFAULT_HANDLER})") or None
+    missing = [flag for flag, value in (("-t/--task TASK", task), ("--model-checkpoint PATH", checkpoint)) if not value]
+    if missing:
+        raise UsageError(
+            f"missing {' and '.join(missing)} (no terminal to ask on)",
+            hint=f"e.g. dynalab-cli init -n {name} -t nli --model-checkpoint model.pt",
+        )
+    handler = handler or DEFAULT_HANDLER
+    requirements = _optional_install(project, "requirements.txt", requirements, asking, "-r/--install-requirements", out)
+    setup = _optional_install(project, "setup.py", setup, asking, "--run-setup", out)
+    if model_files is None and asking:
+        model_files = split_list(prompts.ask("Extra model files, comma separated (enter for none)", default=""))
+    if exclude is None and asking:
+        exclude = split_list(prompts.ask("Files or folders to exclude, comma separated (enter for none)", default=""))
+
+    raw = {
+        "task": task,
+        "checkpoint": checkpoint,
+        "handler": handler,
+        "requirements": bool(requirements),
+        "setup": bool(setup),
+        "model_files": model_files or [],
+        "exclude": exclude or [],
+    }
+    source = f"init -n {name}"
+    config = validate_config(project, raw, source=source, check_paths=False)
+    definition = resolve_task_definition(project, config, source)
+    created_handler = None
+    if not os.path.lexists(project.root / handler):
+        created_handler = create_handler(project, handler, task, name)
+    try:
+        config = validate_config(project, raw, source=source)
+    except ConfigError:
+        if created_handler:
+            created_handler.unlink()
+        raise
+    write_packaged_copy(project, definition)
+    save_config(project, name, config)
+    if created_handler:
+        out(f"Created a handler from the template at {handler}: complete its TODO blocks.")
+    out(f"Initialised model {name!r} for task {task!r}: config at {project.relative(project.config_path(name))}")
+    out(f"Next: dynalab-cli test --local -n {name}")
+    return config
+
+
+def amend_model(project, name, changes, out=print):
+    """Change the fields in ``changes``; with none given on a terminal, open $EDITOR."""
+    name = check_model_name(name)
+    current = load_config(project, name, check_paths=False)
+    path = project.config_path(name)
+    source = project.relative(path)
+    changes = {field: value for field, value in changes.items() if value is not None}
+    if not changes:
+        if not prompts.interactive():
+            raise UsageError(
+                f"nothing to amend for {name!r}: no field given and no terminal to open an editor on",
+                hint="pass the fields to change, e.g. --exclude data,checkpoints or --model-files vocab.json",
+            )
+        return edit_config(project, name, out)
+    config = validate_config(project, {**current, **changes}, source=source)
+    if "task" in changes or "task_file" in changes:
+        write_packaged_copy(project, resolve_task_definition(project, config, source))
+    save_config(project, name, config)
+    out(f"Updated {', '.join(sorted(changes))} in {source}")
+    return config
+
+
+def edit_config(project, name, out=print):
+    """Let the user edit the config in $EDITOR; keep the edit only if it is valid."""
+    path = project.config_path(name)
+    source = project.relative(path)
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    original = path.read_text(encoding="utf-8")
+    with tempfile.TemporaryDirectory(prefix="dynalab-edit-") as tmp:
+        draft = Path(tmp) / "config.yaml"
+        draft.write_text(original, encoding="utf-8")
+        while True:
+            if subprocess.call(f'{editor} "{draft}"', shell=True) != 0:
+                raise UsageError(f"the editor ({editor}) failed; {source} is unchanged")
+            try:
+                config = validate_config(project, read_yaml(draft), source=source)
+                definition = resolve_task_definition(project, config, source)
+            except ConfigError as error:
+                out(f"error: {error}" + (f"\n  hint: {error.hint}" if error.hint else ""))
+                if prompts.confirm("Edit again?", default=True):
+                    continue
+                raise UsageError(f"edit discarded: {source} keeps its previous, valid version")
+            break
+        shutil.copyfile(draft, path.with_suffix(".yaml.tmp"))
+        os.replace(path.with_suffix(".yaml.tmp"), path)
+    write_packaged_copy(project, definition)
+    out(f"Saved {source}")
+    return config
+
+
+def rename_model(project, name, new_name, out=print):
+    """Rename a model: its folder under .dynalab/ moves, with its state."""
+    name, new_name = check_model_name(name), check_model_name(new_name)
+    old_dir, new_dir = project.model_dir(name), project.model_dir(new_name)
+    if not old_dir.is_dir():
+        raise UsageError(f"model {name!r} is not initialised in {project.root}")
+    if new_dir.exists():
+        raise UsageError(f"model {new_name!r} already exists", hint="pick another name")
+    old_dir.rename(new_dir)
+    out(f"Renamed model {name!r} to {new_name!r}")
+
+
+def create_handler(project, handler, task, name):
+    """Write the handler template (task and model filled in) at ``handler``."""
+    template = resources.files("dynalab.templates").joinpath("handler.py.template").read_text(encoding="utf-8")
+    path = project.root / handler
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "x", encoding="utf-8") as f:
+        f.write(string.Template(template).safe_substitute(task=task, name=name))
+    return path
+
+
+def _optional_install(project, filename, value, asking, flag, out):
+    if value is not None:
+        return value
+    if not (project.root / filename).exists():
+        return False
+    if asking:
+        return prompts.confirm(f"{filename} found. Install it in the deployment environment?", default=True)
+    out(f"note: {filename} found but not used; pass {flag} to install it in the deployment environment")
+    return False

@@ -1,0 +1,166 @@
+"""``dynalab-cli test --local``: run the handler in-process on the task's mock inputs.
+
+"In-process" means in the researcher's own Python environment, but in a child
+process: a crash, an ``exit()`` or a segfault in user code is reported, not
+fatal to the CLI. The child (``dynalab.runtime.local_runner``) reports what
+happens as events on a pipe; this module turns them into output and a verdict.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from dynalab.errors import LocalTestFailed
+from dynalab.runtime.model_dir import prepare_model_dir
+from dynalab.runtime.protocol import read_events
+from dynalab.size_check import warn_if_too_big
+
+LOG_TAIL_LINES = 25
+
+
+def run_local_test(project, name, config, definition, log_path, out=print):
+    """Run the local test; raise LocalTestFailed naming what went wrong."""
+    warn_if_too_big(project, name, config, out)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"dynalab-local-{name}-") as tmp:
+        model_dir = Path(tmp) / "model"
+        prepare_model_dir(
+            model_dir,
+            str(project.root),
+            config["handler"],
+            config["checkpoint"],
+            config["model_files"],
+            mode="symlink",
+        )
+        spec_path = Path(tmp) / "spec.json"
+        spec = {
+            "model_name": name,
+            "task": definition,
+            "rootpath": str(project.root),
+            "model_dir": str(model_dir),
+            "handler": Path(config["handler"]).name,
+            "serialized_file": Path(config["checkpoint"]).name,
+            "batched": config["batched"],
+            "gpu_id": 0 if config["gpu"] else None,
+            "batch_size": 1,
+        }
+        spec_path.write_text(json.dumps(spec), encoding="utf-8")
+        with open(log_path, "w", encoding="utf-8") as log:
+            report = _run_child(spec_path, model_dir, log, out)
+    if report.error or report.failed or not report.finished:
+        raise LocalTestFailed(report.summary(log_path), hint=report.hint)
+    out(f"Local test passed ({report.passed} of {report.total} mock inputs, {report.seconds:.1f}s)")
+
+
+class Report:
+    """What the child said, accumulated event by event."""
+
+    def __init__(self):
+        self.total = 0
+        self.passed = 0
+        self.failed = 0
+        self.finished = False
+        self.error = None
+        self.exit_code = None
+        self.seconds = 0.0
+        self.hint = None
+
+    def summary(self, log_path):
+        if self.error:
+            what = f"{self.error.get('stage', 'handler')}: {self.error.get('message', '').strip()}"
+            return f"Local test failed in {what} (full log: {log_path})"
+        if self.failed:
+            return f"Local test failed: {self.failed} of {self.total} responses are invalid (full log: {log_path})"
+        return (
+            f"Local test failed: the handler process stopped before finishing (exit code {self.exit_code}; full log: {log_path})"
+        )
+
+
+def _run_child(spec_path, model_dir, log, out):
+    read_fd, write_fd = os.pipe()
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    started = time.monotonic()
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "dynalab.runtime.local_runner", str(spec_path), "--events-fd", str(write_fd)],
+            cwd=model_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            pass_fds=(write_fd,),
+        )
+    finally:
+        os.close(write_fd)
+    report = Report()
+    try:
+        with os.fdopen(read_fd, "r", encoding="utf-8") as events:
+            for event in read_events(events):
+                _show(event, report, out)
+    finally:
+        report.exit_code = child.wait()
+        report.seconds = time.monotonic() - started
+    if not report.finished or report.error or report.failed:
+        log.flush()
+        _show_log_tail(log.name, out)
+        if report.exit_code and not report.finished and not report.error:
+            report.hint = "the handler exited the process (sys.exit/os._exit) or crashed: see the log lines above"
+    return report
+
+
+def _show(event, report, out):
+    kind = event.get("event")
+    if kind == "start":
+        report.total = event.get("total", 0)
+        out(f"Loading the handler; {report.total} mock inputs to check")
+    elif kind == "loaded":
+        out("Handler loaded")
+    elif kind == "datapoint":
+        _show_datapoint(event, report, out)
+    elif kind == "error":
+        report.error = event
+        out(f"Error in {event.get('stage', 'handler')}: {event.get('message', '')}")
+        if event.get("traceback"):
+            out(event["traceback"].rstrip())
+        report.hint = event.get("hint") or report.hint
+    elif kind == "done":
+        report.finished = True
+
+
+def _show_datapoint(event, report, out):
+    index, total = event.get("index", 0) + 1, event.get("total", report.total)
+    problems = event.get("problems") or []
+    if not problems:
+        report.passed += 1
+        out(f"  [{index}/{total}] ok")
+        return
+    report.failed += 1
+    out(f"  [{index}/{total}] FAILED")
+    out(f"    input:    {_short(event.get('input'))}")
+    out(f"    response: {_short(event.get('response'))}")
+    for problem in problems:
+        out(f"    - `{problem.get('field')}`: expected {problem.get('expected')}, got {_short(problem.get('got'), 120)}")
+        if problem.get("hint"):
+            out(f"      hint: {problem['hint']}")
+            report.hint = report.hint or problem["hint"]
+
+
+def _short(value, limit=300):
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=repr)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _show_log_tail(path, out):
+    try:
+        lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return
+    if lines:
+        out(f"Last lines of the handler's output ({path}):")
+        for line in lines[-LOG_TAIL_LINES:]:
+            out(f"  | {line}")

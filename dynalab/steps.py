@@ -1,0 +1,122 @@
+"""The workflow's steps as plain functions: init → local test → package → integrated test → upload.
+
+Each step that can be cached computes a fingerprint of its inputs and skips
+itself when that fingerprint has passed before. A step runs the steps it
+depends on first (each of them skipped when cached), so any step can be asked
+for on its own. The invoke tasks in ``dynalab.workflow`` are thin wrappers.
+"""
+
+import importlib.metadata
+import platform
+
+import dynalab
+from dynalab.config import load_config
+from dynalab.fingerprint import HashCache, fingerprint
+from dynalab.state import State
+from dynalab.task_definitions import resolve_task_definition, write_packaged_copy
+
+LOCAL_TEST = "local_test"
+INTEGRATED_TEST = "integrated_test"
+
+
+class ModelContext:
+    """A model's config, task definition and state, loaded once per command."""
+
+    def __init__(self, project, name):
+        self.project = project
+        self.name = project.resolve_model_name(name)
+        self.config = load_config(project, self.name)
+        source = project.relative(project.config_path(self.name))
+        self.definition = resolve_task_definition(project, self.config, source)
+        write_packaged_copy(project, self.definition)
+        self.state = State(project.state_path(self.name))
+
+    def log_path(self, step):
+        return self.project.logs_dir(self.name) / f"{step.replace('_', '-')}.log"
+
+
+def local_test(project, name, force=False, out=print):
+    """Run the local test unless it passed with the same inputs; returns the model."""
+    model = ModelContext(project, name)
+    key = fingerprint(local_test_inputs(model))
+    record = model.state.passed(LOCAL_TEST, key)
+    if record and not force:
+        out(f"Local test skipped: nothing changed since it passed at {record['finished_at']} (--force reruns it)")
+        return model
+    from dynalab.local_test import run_local_test
+
+    out(f"Local test of model {model.name!r} (task {model.config['task']!r})")
+    with model.state.running(LOCAL_TEST, key):
+        run_local_test(project, model.name, model.config, model.definition, model.log_path(LOCAL_TEST), out)
+    return model
+
+
+def local_test_inputs(model):
+    """Everything the local test's result depends on."""
+    from dynalab.packaging import list_package_files
+
+    project, config = model.project, model.config
+    needed = {config["handler"], config["checkpoint"], *config["model_files"]}
+    with HashCache(project.hash_cache_path) as hashes:
+        files = {
+            relative: hashes.digest(project.root / relative)
+            for relative in sorted(set(list_package_files(project.root, model.name, config)) | needed)
+            if (project.root / relative).is_file()
+        }
+    return {
+        "dynalab": dynalab.__version__,
+        "python": platform.python_version(),
+        "torch": _installed_version("torch"),
+        "config": config,
+        "task": model.definition,
+        "files": files,
+    }
+
+
+def package(project, name, force=False, out=print):
+    """Build (or reuse) the archive that upload will send; returns (model, archive)."""
+    from dynalab.packaging import build_archive
+    from dynalab.size_check import human_size
+
+    model = ModelContext(project, name)
+    archive_path = project.build_dir(model.name) / f"{model.name}.tar.gz"
+    archive = build_archive(project.root, model.name, model.config, archive_path, force=force)
+    out(
+        f"Package {project.relative(archive.path)}: {human_size(archive.size)}, "
+        f"{archive.file_count} files, sha256 {archive.sha256}"
+    )
+    return model, archive
+
+
+def integrated_test(project, name, backend=None, force=False, out=print):
+    """Run the local test, package, then the integrated test unless cached; returns (model, archive)."""
+    local_test(project, name, out=out)
+    model, archive = package(project, name, out=out)
+    settings = model.config["integrated_test"]
+    backend = backend or settings["backend"]
+    key = fingerprint(
+        {"dynalab": dynalab.__version__, "archive": archive.sha256, "backend": backend, "settings": settings}
+    )
+    record = model.state.passed(INTEGRATED_TEST, key)
+    if record and not force:
+        out(
+            f"Integrated test skipped: package {archive.sha256[:12]} passed on {backend} "
+            f"at {record['finished_at']} (--force reruns it)"
+        )
+        return model, archive
+    from dynalab.integrated_test import run_integrated_test
+
+    out(f"Integrated test of model {model.name!r} on the {backend} backend")
+    with model.state.running(INTEGRATED_TEST, key, archive_sha256=archive.sha256, backend=backend):
+        run_integrated_test(
+            project.root, model.name, model.config, backend, archive, model.log_path(INTEGRATED_TEST), out=out
+        )
+    return model, archive
+
+
+def _installed_version(distribution):
+    # Reading metadata, not importing: `import torch` alone costs seconds.
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None

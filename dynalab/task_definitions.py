@@ -1,0 +1,66 @@
+"""Which task definition a model is tested against, and its packaged copy.
+
+A model's task comes from, in order: its config's ``task_file``; the task list
+fetched from the evaluation server (cached by the client); the definitions
+built into Dynalab. The chosen definition is written to ``.dynalab/<task>.json``
+(the original tool's format), which is packaged with the model so the handler's
+``TaskIO(task)`` finds it wherever it runs.
+"""
+
+import json
+
+from dynalab.atomic import atomic_write_text
+from dynalab.errors import ConfigError
+from dynalab.tasks import registry
+
+
+def known_tasks(project):
+    """{task code: short description} of every task this project can use."""
+    tasks = {code: registry.load_builtin(code).get("name", "") for code in registry.builtin_task_codes()}
+    for code, definition in _server_tasks(project).items():
+        tasks.setdefault(code, definition.get("name", ""))
+    return dict(sorted(tasks.items()))
+
+
+def resolve_task_definition(project, config, source="config"):
+    """The definition ``{"task", "config", ...}`` for the model's task."""
+    code = config["task"]
+    if config.get("task_file"):
+        path = project.inside(config["task_file"], "task_file", source)
+        try:
+            definition = registry.load_task_file(path)
+        except (registry.TaskDefinitionError, OSError) as error:
+            raise ConfigError(str(error), hint="fix the task file; the README's Task I/O section shows the format")
+        if definition["task"] != code:
+            raise ConfigError(
+                f"{source}: `task` is {code!r} but {config['task_file']} defines task {definition['task']!r}",
+                hint="make the two agree",
+            )
+        return definition
+    server = _server_tasks(project)
+    if code in server:
+        return server[code]
+    if code in registry.builtin_task_codes():
+        return registry.load_builtin(code)
+    raise ConfigError(
+        f"{source}: field `task` = {code!r}: unknown task (known: {', '.join(known_tasks(project))})",
+        hint="use one of the known task codes, or describe your task in a YAML file and set `task_file`",
+    )
+
+
+def write_packaged_copy(project, definition):
+    """Write ``.dynalab/<task>.json`` when it differs from ``definition``."""
+    path = project.task_definition_path(definition["task"])
+    text = json.dumps(definition, indent=2, sort_keys=True) + "\n"
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        atomic_write_text(path, text)
+    return path
+
+
+def _server_tasks(project):
+    # The client (and its requests dependency) is optional here: only a cache read.
+    try:
+        from dynalab.client.tasks_source import cached_server_tasks
+    except ImportError:
+        return {}
+    return cached_server_tasks(project)

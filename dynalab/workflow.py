@@ -1,0 +1,140 @@
+"""The invoke tasks behind ``dynalab-cli``, one per workflow step.
+
+Each task parses its flags and calls a plain function in ``dynalab.steps``
+(or ``dynalab.init_model`` / ``dynalab.client``); the functions hold the
+logic and can be called from Python too. To drive the steps with plain
+``invoke`` from your own project, import this collection in your tasks.py:
+
+    from dynalab.workflow import namespace as dynalab_tasks
+    from invoke import Collection
+    ns = Collection(dynalab_tasks)           # then: invoke test --local -n my-model
+
+Tasks can be chained in one call: ``dynalab-cli test --local -n m upload -n m``.
+"""
+
+from invoke import Collection, Task, task
+
+from dynalab import steps
+from dynalab.init_model import amend_model, init_model, rename_model, split_list
+from dynalab.errors import UsageError
+from dynalab.project import Project
+
+
+class Step(Task):
+    """A task whose short flags are chosen, not derived, and whose switches can be left unset.
+
+    ``short`` maps parameters to their short flag (``-n`` for name, as the
+    original tool had); ``tristate`` parameters are switches that stay None
+    when not given, so ``init --amend`` can tell "not given" from "false".
+    """
+
+    def __init__(self, *args, short=None, tristate=(), **kwargs):
+        self.short = short or {}
+        self.tristate = tuple(tristate)
+        kwargs.setdefault("auto_shortflags", False)
+        super().__init__(*args, **kwargs)
+
+    def arg_opts(self, name, default, taken_names):
+        opts = super().arg_opts(name, default, taken_names)
+        if name in self.short:
+            opts["names"] = [*opts["names"], self.short[name]]
+        if name in self.tristate:
+            opts["kind"] = bool
+            opts["default"] = None
+        return opts
+
+
+NAME_HELP = "Name of the model (lowercase letters, digits, dashes); optional when only one model is initialised."
+
+
+@task(
+    klass=Step,
+    short={"name": "n", "task": "t", "root_dir": "d", "install_requirements": "r", "amend": "a", "yes": "y"},
+    tristate=("install_requirements", "run_setup"),
+    help={
+        "name": "Name of the model (lowercase letters, digits and dashes).",
+        "task": "Task code (nli, qa, sentiment, hs, vqa, or one from your server).",
+        "root-dir": "Project root (default: the current directory).",
+        "model-checkpoint": "Path to the model checkpoint, relative to the root.",
+        "handler": "Path to the handler .py (created from a template if missing; default handler.py).",
+        "install-requirements": "Install requirements.txt in the deployment environment.",
+        "run-setup": "Install the project's setup.py in the deployment environment.",
+        "model-files": "Comma-separated extra files placed next to the handler.",
+        "exclude": "Comma-separated files/folders left out of the package.",
+        "amend": "Change an existing config: the given fields, or all of them in $EDITOR.",
+        "rename": "New name for the model (with --amend or alone).",
+        "yes": "Overwrite an existing config without asking.",
+    },
+)
+def init(c, name=None, task=None, root_dir=None, model_checkpoint=None, handler=None, install_requirements=None,
+         run_setup=None, model_files=None, exclude=None, amend=False, rename=None, yes=False):
+    """Create the config of a model (and a handler from the template if missing)."""
+    if not name:
+        raise UsageError("init needs the model's name: -n NAME", hint="e.g. dynalab-cli init -n my-model")
+    project = Project(root_dir)
+    if rename:
+        rename_model(project, name, rename)
+        name = rename
+        if not amend:
+            return
+    fields = {
+        "task": task,
+        "checkpoint": model_checkpoint,
+        "handler": handler,
+        "requirements": install_requirements,
+        "setup": run_setup,
+        "model_files": split_list(model_files),
+        "exclude": split_list(exclude),
+    }
+    if amend:
+        amend_model(project, name, fields)
+    else:
+        init_model(project, name, task=task, checkpoint=model_checkpoint, handler=handler,
+                   requirements=install_requirements, setup=run_setup,
+                   model_files=fields["model_files"], exclude=fields["exclude"], yes=yes)
+
+
+@task(
+    klass=Step,
+    short={"name": "n", "local": "l", "force": "f", "backend": "b"},
+    help={
+        "name": NAME_HELP,
+        "local": "Run only the local test (in your own environment).",
+        "force": "Rerun even if nothing changed since the last pass.",
+        "backend": "Integrated test backend: sandbox or docker (default: from the config).",
+    },
+)
+def test(c, name=None, local=False, force=False, backend=None):
+    """Test the model: --local in your environment, else packaged in an isolated one."""
+    if local:
+        steps.local_test(Project(), name, force=force)
+    else:
+        steps.integrated_test(Project(), name, backend=backend, force=force)
+
+
+@task(klass=Step, name="local-test", short={"name": "n", "force": "f"},
+      help={"name": NAME_HELP, "force": "Rerun even if nothing changed since the last pass."})
+def local_test(c, name=None, force=False):
+    """Run the handler on the task's mock inputs in your own environment."""
+    steps.local_test(Project(), name, force=force)
+
+
+@task(klass=Step, short={"name": "n", "force": "f", "list": "l"},
+      help={"name": NAME_HELP, "list": "List the files in the package.", "force": "Rebuild even if unchanged."})
+def package(c, name=None, list=False, force=False):
+    """Build the archive exactly as upload will send it; print its path, size and sha256."""
+    _, archive = steps.package(Project(), name, force=force)
+    if list:
+        for path in archive.files:
+            print(f"  {path}")
+
+
+@task(klass=Step, name="integrated-test", short={"name": "n", "force": "f", "backend": "b"},
+      help={"name": NAME_HELP, "force": "Rerun even if nothing changed since the last pass.",
+            "backend": "sandbox or docker (default: from the config)."})
+def integrated_test(c, name=None, backend=None, force=False):
+    """Serve the packaged model in an isolated environment and test it over HTTP."""
+    steps.integrated_test(Project(), name, backend=backend, force=force)
+
+
+namespace = Collection(init, test, local_test, package, integrated_test)

@@ -1,0 +1,41 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+about = {}
+exec(Path("dynalab/__init__.py").read_text(), about)
+
+setup(
+    name="dynalab",
+    version=about["__version__"],
+    description="Take a model project from a laptop to a Dynabench-style leaderboard.",
+    long_description=Path("README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.9",
+    packages=find_packages(include=["dynalab", "dynalab.*"]) + ["dynalab.templates"],
+    # Templates live at the top of the repository; users get them as dynalab.templates.
+    package_dir={"dynalab.templates": "templates"},
+    package_data={
+        "dynalab.templates": ["*.template"],
+        "dynalab.tasks.definitions": ["*.yaml"],
+    },
+    install_requires=[
+        "invoke>=2.2",
+        "cerberus>=1.3",
+        "pyyaml>=6",
+        "requests>=2.28",
+        "requests-toolbelt>=1.0",
+        "tqdm>=4.60",
+        "docker>=7",
+    ],
+    extras_require={
+        "server": ["fastapi>=0.110", "uvicorn>=0.29", "sqlalchemy>=2.0", "python-multipart>=0.0.9"],
+        "test": ["pytest>=7"],
+    },
+    entry_points={
+        "console_scripts": [
+            "dynalab-cli=dynalab.cli:main",
+            "dynalab-server=dynalab.server.cli:main",
+        ]
+    },
+)

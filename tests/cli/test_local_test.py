@@ -1,0 +1,113 @@
+"""`dynalab-cli test --local`: real handlers in a child process, cached by fingerprint."""
+
+import yaml
+
+from dynalab.fingerprint import HashCache
+
+INIT = ["init", "-n", "m", "-t", "nli", "--model-checkpoint", "model.pt", "--handler", "handler.py"]
+
+
+def init(cli, project, *model_files):
+    args = INIT + (["--model-files", ",".join(model_files)] if model_files else [])
+    result = cli(*args, cwd=project)
+    assert result.returncode == 0, result.stderr
+
+
+def test_example_passes_then_skips_then_reruns_after_edit(make_project, cli):
+    project = make_project("example")
+    init(cli, project, "vocab.json", "labels.py")
+    first = cli("test", "--local", "-n", "m", cwd=project)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "Local test passed" in first.stdout
+
+    second = cli("test", "--local", "-n", "m", cwd=project)
+    assert second.returncode == 0
+    assert "skipped" in second.stdout and "Local test passed" not in second.stdout
+
+    with open(project / "handler.py", "a") as f:
+        f.write("\n# an edit\n")
+    third = cli("test", "--local", "-n", "m", cwd=project)
+    assert third.returncode == 0
+    assert "Local test passed" in third.stdout
+
+
+def test_project_written_for_the_original_contract_passes(make_project, cli):
+    project = make_project("contract-nli")
+    init(cli, project, "labels.json", "rules.py")
+    result = cli("test", "--local", "-n", "m", cwd=project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Local test passed" in result.stdout
+
+
+def test_force_reruns_a_cached_pass(make_project, cli):
+    project = make_project("contract-nli")
+    init(cli, project, "labels.json", "rules.py")
+    assert cli("test", "--local", "-n", "m", cwd=project).returncode == 0
+    result = cli("test", "--local", "-n", "m", "--force", cwd=project)
+    assert "Local test passed" in result.stdout
+
+
+def test_cached_rerun_does_not_import_torch(make_project, cli, tmp_path):
+    project = make_project("contract-nli")
+    init(cli, project, "labels.json", "rules.py")
+    assert cli("test", "--local", "-n", "m", cwd=project).returncode == 0
+    # A torch that cannot be imported: a cached rerun must not notice it.
+    poisoned = tmp_path / "poisoned"
+    (poisoned / "torch").mkdir(parents=True)
+    (poisoned / "torch" / "__init__.py").write_text("raise ImportError('torch was imported')\n")
+    result = cli("test", "--local", "-n", "m", cwd=project, env={"PYTHONPATH": str(poisoned)})
+    assert result.returncode == 0, result.stderr
+    assert "skipped" in result.stdout
+
+
+def test_label_outside_the_task_fails_naming_the_field(make_project, cli):
+    project = make_project("bad-label")
+    init(cli, project)
+    result = cli("test", "--local", "-n", "m", cwd=project)
+    assert result.returncode == 3
+    assert "`label`" in result.stdout and "'maybe'" in result.stdout
+    assert "entailed" in result.stdout
+    assert "Local test failed" in result.stderr and "Traceback" not in result.stderr
+    # A failure is never recorded as a pass: the next run runs again.
+    state = yaml.safe_load((project / ".dynalab" / "m" / "state.yaml").read_text())
+    assert state["steps"]["local_test"]["status"] == "failed"
+    again = cli("test", "--local", "-n", "m", cwd=project)
+    assert again.returncode == 3 and "skipped" not in again.stdout
+
+
+def test_handler_that_exits_the_process_is_reported(make_project, cli):
+    project = make_project("bad-label")
+    (project / "handler.py").write_text("import sys\n\ndef handle(data, context):\n    sys.exit(0)\n")
+    init(cli, project)
+    result = cli("test", "--local", "-n", "m", cwd=project)
+    assert result.returncode == 3
+    assert "Local test failed" in result.stderr
+
+
+def test_handler_crash_in_initialize_shows_its_traceback(make_project, cli):
+    project = make_project("bad-label")
+    (project / "handler.py").write_text(
+        "def handle(data, context):\n    raise RuntimeError('weights do not fit the model')\n")
+    init(cli, project)
+    result = cli("test", "--local", "-n", "m", cwd=project)
+    assert result.returncode == 3
+    assert "weights do not fit the model" in result.stdout + result.stderr
+
+
+def test_hash_cache_hashes_an_unchanged_file_once(tmp_path, monkeypatch):
+    import dynalab.fingerprint as fingerprint
+
+    weights = tmp_path / "model.pt"
+    weights.write_bytes(b"x" * 4096)
+    calls = []
+    real = fingerprint.sha256_file
+    monkeypatch.setattr(fingerprint, "sha256_file", lambda path: calls.append(path) or real(path))
+    with HashCache(tmp_path / "cache.json") as cache:
+        first = cache.digest(weights)
+    with HashCache(tmp_path / "cache.json") as cache:
+        assert cache.digest(weights) == first
+    assert len(calls) == 1
+    weights.write_bytes(b"y" * 4096)
+    with HashCache(tmp_path / "cache.json") as cache:
+        assert cache.digest(weights) != first
+    assert len(calls) == 2

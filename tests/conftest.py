@@ -1,0 +1,48 @@
+"""Fixtures shared by the whole suite: fixture projects and the real CLI."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+PROJECTS = Path(__file__).resolve().parent / "projects"
+EXAMPLE = REPO / "examples" / "nli-bow"
+
+
+@pytest.fixture
+def make_project(tmp_path):
+    """Copy a fixture project (tests/projects/<case>, or "example") into a temp dir."""
+
+    def make(case, name="project"):
+        source = EXAMPLE if case == "example" else PROJECTS / case
+        target = tmp_path / name
+        shutil.copytree(source, target, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", ".dynalab*"))
+        return target
+
+    return make
+
+
+@pytest.fixture
+def cli(tmp_path):
+    """Run ``dynalab-cli`` as a user would: a real process, no terminal on stdin."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+
+    def run(*args, cwd, env=None, input=None, timeout=600):
+        environment = {**os.environ, "DYNALAB_HOME": str(home), "CI": "true", **(env or {})}
+        return subprocess.run(
+            [sys.executable, "-m", "dynalab.cli", *args],
+            cwd=cwd,
+            env=environment,
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    return run
