@@ -1,0 +1,1 @@
+"""ML task definitions and the TaskIO object handlers use (standard library only)."""

@@ -1,0 +1,1 @@
+"""The task definitions built into Dynalab, one YAML file per task (package data)."""
