@@ -137,4 +137,36 @@ def integrated_test(c, name=None, backend=None, force=False):
     steps.integrated_test(Project(), name, backend=backend, force=force)
 
 
-namespace = Collection(init, test, local_test, package, integrated_test)
+@task(klass=Step, short={"name": "n", "force": "f", "backend": "b"},
+      help={"name": NAME_HELP, "force": "Upload even if this exact package was uploaded before (uses quota).",
+            "backend": "Integrated test backend, if it has to run: sandbox or docker.",
+            "api-url": "Evaluation server (default: $DYNALAB_API_URL, the config's api_url, the login's server).",
+            "no-progress": "No progress bar (there is none without a terminal anyway)."})
+def upload(c, name=None, force=False, backend=None, api_url=None, no_progress=False):
+    """Send the tested package to the evaluation server (runs the tests first if needed)."""
+    steps.upload(Project(), name, api_url=api_url, backend=backend, force=force, progress=not no_progress)
+
+
+@task(klass=Step, short={"token": "t"},
+      help={"token": "The API token (for CI; prefer --token-stdin or $DYNALAB_API_TOKEN: flags show in `ps`).",
+            "token-stdin": "Read the API token from standard input.",
+            "api-url": "Evaluation server (default: $DYNALAB_API_URL, else http://127.0.0.1:8000).",
+            "no-browser": "Do not open the token page in a browser."})
+def login(c, token=None, token_stdin=False, api_url=None, no_browser=False):
+    """Check your API token with the evaluation server and save it (~/.dynalab/secrets.json, mode 0600)."""
+    from dynalab.client import api, login as client_login
+
+    url = api.resolve_api_url(api_url)
+    path = client_login.login(url, token=token, token_stdin=token_stdin, open_browser=not no_browser)
+    print(f"Logged in to {url}; token saved in {path}")
+
+
+@task
+def logout(c):
+    """Forget the saved API token."""
+    from dynalab.client import login as client_login
+
+    print("Logged out." if client_login.logout() else "Not logged in: nothing to forget.")
+
+
+namespace = Collection(init, test, local_test, package, integrated_test, upload, login, logout)
