@@ -1,0 +1,69 @@
+"""This repository's own tasks: `invoke --list`.
+
+    invoke test     the test suite (as CI runs it, minus the setup)
+    invoke demo     the whole workflow on the bundled example, against a local server
+    invoke bench    the benchmarks, printed as figures
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from invoke import task
+
+REPO = Path(__file__).resolve().parent
+EXAMPLE = REPO / "examples" / "nli-bow"
+
+
+@task(help={"args": "Extra pytest arguments, e.g. '-k upload -x'."})
+def test(c, args=""):
+    """Run the test suite."""
+    c.run(f"{sys.executable} -m pytest {args}", pty=False)
+
+
+@task(help={"backend": "Integrated test backend: sandbox (default) or docker.",
+            "keep": "Keep the temporary folder (server data and project copy) for a look."})
+def demo(c, backend="sandbox", keep=False):
+    """Take the example from init to upload, against a self-hosted server on 127.0.0.1."""
+    from dynalab.server.process import ServerProcess
+
+    workdir = Path(tempfile.mkdtemp(prefix="dynalab-demo-"))
+    project = workdir / "nli-bow"
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", ".dynalab*"))
+    env = {**os.environ, "DYNALAB_HOME": str(workdir / "home"), "CI": "true"}
+    try:
+        with ServerProcess(workdir / "server-data") as server:
+            print(f"== Evaluation server running at {server.url} (data in {server.data_dir})")
+            token = server.add_user("researcher@example.org")
+            env["DYNALAB_API_URL"] = server.url
+            steps = [
+                ["login", "--token-stdin"],
+                ["init", "-n", "nli-bow", "-t", "nli", "--model-checkpoint", "model.pt", "--handler", "handler.py",
+                 "--model-files", "vocab.json,labels.py", "--exclude", "train.py"],
+                ["test", "--local", "-n", "nli-bow"],
+                ["test", "-n", "nli-bow", "--backend", backend],
+                ["upload", "-n", "nli-bow"],
+            ]
+            for args in steps:
+                print(f"\n== dynalab-cli {' '.join(args)}", flush=True)
+                result = subprocess.run([sys.executable, "-m", "dynalab.cli", *args], cwd=project, env=env,
+                                        input=token + "\n" if "--token-stdin" in args else None, text=True)
+                if result.returncode != 0:
+                    sys.exit(f"demo failed at `dynalab-cli {' '.join(args)}` (exit code {result.returncode})")
+            print("\n== Demo passed: the example went from init to upload.")
+    finally:
+        if keep:
+            print(f"(kept {workdir})")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+@task
+def bench(c):
+    """Run the benchmarks and print their figures."""
+    for script in sorted((REPO / "benchmarks").glob("bench_*.py")):
+        print(f"\n== {script.name}", flush=True)
+        c.run(f"{sys.executable} {script}", pty=False)

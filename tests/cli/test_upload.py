@@ -1,0 +1,93 @@
+"""`login` and `upload` against a real evaluation server process on 127.0.0.1."""
+
+import stat
+
+import pytest
+import yaml
+
+from dynalab.server.process import ServerProcess
+
+INIT = ["init", "-n", "m", "-t", "nli", "--model-checkpoint", "model.pt", "--handler", "handler.py",
+        "--model-files", "labels.json,rules.py"]
+
+
+@pytest.fixture
+def server(tmp_path):
+    with ServerProcess(tmp_path / "server-data") as running:
+        yield running
+
+
+@pytest.fixture
+def tested_project(make_project, cli):
+    project = make_project("contract-nli")
+    assert cli(*INIT, cwd=project).returncode == 0
+    return project
+
+
+def test_login_checks_the_token_and_saves_it_private(server, cli, tmp_path):
+    env = {"DYNALAB_API_URL": server.url}
+    bogus = cli("login", "--token", "not-a-token", cwd=tmp_path, env=env)
+    assert bogus.returncode == 5
+    assert "does not accept this API token" in bogus.stderr
+    secrets = tmp_path / "home" / ".dynalab" / "secrets.json"
+    assert not secrets.exists()
+
+    token = server.add_user("alice@example.org")
+    good = cli("login", "--token-stdin", cwd=tmp_path, env=env, input=token + "\n")
+    assert good.returncode == 0, good.stderr
+    assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
+    assert token not in good.stdout + good.stderr
+
+    assert cli("logout", cwd=tmp_path).returncode == 0
+    assert not secrets.exists()
+
+
+def test_upload_without_login_says_how_to_log_in(server, tested_project, cli):
+    result = cli("upload", "-n", "m", cwd=tested_project, env={"DYNALAB_API_URL": server.url})
+    assert result.returncode == 5
+    assert "not logged in" in result.stderr and "login" in result.stderr
+
+
+def test_chained_test_and_upload_then_quota(server, tested_project, cli):
+    env = {"DYNALAB_API_URL": server.url, "DYNALAB_API_TOKEN": server.add_user("bob@example.org")}
+    first = cli("test", "--local", "-n", "m", "upload", "-n", "m", "--no-progress", cwd=tested_project, env=env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "Local test passed" in first.stdout
+    assert "Integrated test passed" in first.stdout
+    assert "Upload done: model id" in first.stdout
+    kept = list((tested_project / ".dynalab_submissions").glob("*-m.tar.gz"))
+    assert len(kept) == 1
+
+    again = cli("upload", "-n", "m", cwd=tested_project, env=env)
+    assert again.returncode == 0
+    assert "Upload skipped" in again.stdout and "--force" in again.stdout
+
+    for _ in range(2):
+        forced = cli("upload", "-n", "m", "--force", cwd=tested_project, env=env)
+        assert forced.returncode == 0, forced.stderr
+    fourth = cli("upload", "-n", "m", "--force", cwd=tested_project, env=env)
+    assert fourth.returncode == 6
+    assert "3" in fourth.stderr and "24" in fourth.stderr
+
+    server.restart()
+    after_restart = cli("upload", "-n", "m", "--force", cwd=tested_project, env=env)
+    assert after_restart.returncode == 6
+
+    state = yaml.safe_load((tested_project / ".dynalab" / "m" / "state.yaml").read_text())
+    assert len(state["uploads"]) == 3
+
+
+def test_upload_refuses_a_package_that_fails_its_tests(server, make_project, cli):
+    project = make_project("bad-label")
+    assert cli("init", "-n", "m", "-t", "nli", "--model-checkpoint", "model.pt", cwd=project).returncode == 0
+    env = {"DYNALAB_API_URL": server.url, "DYNALAB_API_TOKEN": server.add_user("carol@example.org")}
+    result = cli("upload", "-n", "m", cwd=project, env=env)
+    assert result.returncode == 3
+    assert not (project / ".dynalab_submissions").exists()
+
+
+def test_unreachable_server_is_named(tested_project, cli):
+    env = {"DYNALAB_API_URL": "http://127.0.0.1:9", "DYNALAB_API_TOKEN": "whatever"}
+    result = cli("upload", "-n", "m", cwd=tested_project, env=env)
+    assert result.returncode == 8
+    assert "127.0.0.1:9" in result.stderr
