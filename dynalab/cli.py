@@ -1,5 +1,6 @@
 """``dynalab-cli``: the one place where errors become messages and exit codes."""
 
+import os
 import sys
 import traceback
 
@@ -7,7 +8,7 @@ from invoke import Program
 from invoke.exceptions import ParseError
 
 import dynalab
-from dynalab.errors import EXIT_CODES, DynalabError, UsageError
+from dynalab.errors import DEBUG_ENV, EXIT_CODES, DynalabError, UsageError, debugging, user_message
 
 
 SHOWN_CORE_OPTIONS = ("--help", "--version", "--list", "--complete", "--print-completion-script")
@@ -67,17 +68,17 @@ def main(argv=None):
     """Run the command line; exits with the code of the error class (see README)."""
     argv = list(sys.argv if argv is None else argv)
     # --debug may go anywhere on the line, as users expect; invoke would take it as its own.
-    debug = "--debug" in argv[1:]
+    debug = "--debug" in argv[1:] or debugging()
     argv = [argv[0]] + [arg for arg in argv[1:] if arg != "--debug"]
+    if debug:
+        os.environ[DEBUG_ENV] = "1"  # read by the tasks, which report their own errors
     try:
         build_program().run(argv)
     except DynalabError as error:
         sys.stdout.flush()  # what the step printed comes before the verdict
         if debug:
             traceback.print_exc()
-        print(f"error: {error}", file=sys.stderr)
-        if error.hint:
-            print(f"hint: {error.hint}", file=sys.stderr)
+        print(user_message(error), file=sys.stderr)
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

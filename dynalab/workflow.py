@@ -12,16 +12,22 @@ logic and can be called from Python too. To drive the steps with plain
 Tasks can be chained in one call: ``dynalab-cli test --local -n m upload -n m``.
 """
 
+import sys
+
 from invoke import Collection, Task, task
+from invoke.exceptions import Exit
 
 from dynalab import steps
 from dynalab.init_model import amend_model, init_model, rename_model, split_list
-from dynalab.errors import UsageError
+from dynalab.errors import DynalabError, UsageError, debugging, user_message
 from dynalab.project import Project
 
 
 class Step(Task):
-    """A task whose short flags are chosen, not derived, and whose switches can be left unset.
+    """A workflow step as an invoke task.
+
+    Its errors become invoke's ``Exit``: one message and the error class's exit
+    code, under ``dynalab-cli`` and plain ``invoke`` alike.
 
     ``short`` maps parameters to their short flag (``-n`` for name, as the
     original tool had); ``tristate`` parameters are switches that stay None
@@ -33,6 +39,15 @@ class Step(Task):
         self.tristate = tuple(tristate)
         kwargs.setdefault("auto_shortflags", False)
         super().__init__(*args, **kwargs)
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return super().__call__(*args, **kwargs)
+        except DynalabError as error:
+            if debugging():
+                raise
+            sys.stdout.flush()  # what the step printed comes before the verdict
+            raise Exit(user_message(error), code=error.exit_code) from None
 
     def arg_opts(self, name, default, taken_names):
         opts = super().arg_opts(name, default, taken_names)
