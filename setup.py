@@ -29,7 +29,7 @@ setup(
         "docker>=7",
     ],
     extras_require={
-        "server": ["fastapi>=0.110", "uvicorn>=0.29", "sqlalchemy>=2.0", "python-multipart>=0.0.9"],
+        "server": ["fastapi>=0.110", "uvicorn>=0.29", "sqlalchemy>=2.0", "python-multipart>=0.0.13"],
         "test": ["pytest>=7"],
     },
     entry_points={

@@ -1,0 +1,11 @@
+"""A self-hosted evaluation server speaking the Dynabench API that ``dynalab-cli`` uses.
+
+Installed with the ``server`` extra (``pip install "dynalab[server]"``), run with
+``dynalab-server run --data-dir DIR``. Modules, one idea each: ``settings``
+(configuration, data dir layout), ``db`` (records), ``auth`` (tokens,
+passwords), ``task_catalog`` and ``quota`` (which tasks, how many uploads),
+``upload_form``, ``archive_check``, ``storage`` and ``uploads`` (receiving,
+checking and keeping an upload), ``routes_*``, ``dependencies`` and ``pages`` (HTTP),
+``app`` (wiring), ``serve`` (uvicorn), ``cli`` (commands), ``process``
+(running a server in a child process, for tests and demos).
+"""

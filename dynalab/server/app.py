@@ -1,0 +1,42 @@
+"""The web application: its shared state, its routes, and errors as JSON ``{"detail": ...}``."""
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from dynalab import __version__
+from dynalab.server import routes_api, routes_models, routes_pages
+from dynalab.server.db import Database
+from dynalab.server.storage import BlobStore
+from dynalab.server.task_catalog import TaskCatalog
+from dynalab.server.uploads import UploadIntake
+
+
+def create_app(settings, db=None, catalog=None):
+    """The app serving ``settings.data_dir`` (whose folders must exist: ``prepare_data_dir``)."""
+    app = FastAPI(title="Dynalab evaluation server", version=__version__,
+                  docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    app.state.db = db or Database(settings.database_url)
+    app.state.catalog = catalog or TaskCatalog(settings.tasks_dir)
+    app.state.intake = UploadIntake(settings, app.state.db, app.state.catalog,
+                                    BlobStore(settings.blobs_dir))
+    for module in (routes_api, routes_models, routes_pages):
+        app.include_router(module.router)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(Exception, _internal_error)
+    return app
+
+
+async def _invalid_request(request: Request, error: RequestValidationError):
+    # FastAPI's default is a list of dicts; clients print ``detail`` as a line.
+    problems = []
+    for problem in error.errors():
+        where = ".".join(str(part) for part in problem.get("loc", ()) if part != "body")
+        problems.append(f"{where}: {problem.get('msg', 'invalid')}")
+    return JSONResponse({"detail": "invalid request: " + "; ".join(problems)}, status_code=400)
+
+
+async def _internal_error(request: Request, error: Exception):
+    # Starlette re-raises after this answer, so uvicorn still logs the traceback.
+    return JSONResponse({"detail": "internal server error (see the server's log)"}, status_code=500)

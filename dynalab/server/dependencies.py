@@ -1,0 +1,34 @@
+"""What routes ask FastAPI for: a database session and the signed-in user."""
+
+from fastapi import HTTPException, Request
+
+from dynalab.server import auth
+
+BEARER_HELP = ("exchange your API token at /authenticate/refresh_from_api?api_token=<token> "
+               "and send the result as `Authorization: Bearer <token>`")
+
+
+def get_session(request: Request):
+    with request.app.state.db.session() as session:
+        yield session
+
+
+def bearer_user(request: Request):
+    """The user whose bearer token is in the Authorization header; 401 otherwise.
+
+    Uses a session of its own, closed at once: an upload route must not keep a
+    database transaction open while the file arrives.
+    """
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthorized(f"missing bearer token: {BEARER_HELP}")
+    with request.app.state.db.session() as session:
+        user = auth.user_for_bearer(session, token.strip())
+    if user is None:
+        raise unauthorized("invalid or expired bearer token: get a new one with your API token "
+                           "(with dynalab-cli: log in again)")
+    return user
+
+
+def unauthorized(detail):
+    return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})

@@ -1,0 +1,87 @@
+"""The HTML of the web page where a user signs in and gets their API token.
+
+Plain strings, no template engine: two small pages. Every value put into
+them goes through ``html.escape``.
+"""
+
+from html import escape
+
+# Token pages must not be cached, framed, or leak through a Referer header.
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    ),
+}
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto; padding: 0 1rem;
+       color: #222; line-height: 1.5; }
+label { display: block; margin-top: 1rem; }
+input[type=email], input[type=password] { width: 100%; padding: .4rem; font-size: 1rem; }
+button { margin-top: 1rem; padding: .4rem 1rem; font-size: 1rem; }
+code, .token { font-family: ui-monospace, monospace; }
+.token { display: block; padding: .6rem; background: #f3f3f3; border: 1px solid #ccc;
+         word-break: break-all; }
+.error { color: #a00; }
+.note { color: #555; font-size: .9rem; }
+"""
+
+
+def _page(title, body):
+    return (
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
+        f"<body><h1>{escape(title)}</h1>\n{body}\n</body></html>\n"
+    )
+
+
+def sign_in_page(error=None, email=""):
+    message = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
+    return _page("Dynalab: get your API token", f"""
+{message}
+<p>Sign in to see the API token that <code>dynalab-cli login</code> asks for.</p>
+<form method="post" action="generate_api_token">
+  <label>Email <input type="email" name="email" value="{escape(email)}" required autofocus
+         autocomplete="username"></label>
+  <label>Password <input type="password" name="password" required
+         autocomplete="current-password"></label>
+  <button type="submit">Sign in and show my token</button>
+</form>
+<p class="note">The server keeps only a hash of your token, so it cannot show the old one:
+signing in here issues a <strong>new</strong> token, and the previous one stops working
+(log in again wherever you used it).</p>
+""")
+
+
+def token_page(email, token):
+    return _page("Dynalab: your API token", f"""
+<p>Signed in as <strong>{escape(email)}</strong>. Your new API token:</p>
+<code class="token" id="token">{escape(token)}</code>
+<button type="button" id="copy">Copy</button> <span id="copied" class="note" aria-live="polite"></span>
+<p>Paste it where <code>dynalab-cli login</code> asks for it, or in CI run
+<code>dynalab-cli login --token-stdin</code> (or set <code>DYNALAB_API_TOKEN</code>).</p>
+<p class="note">This token replaces your previous one, which no longer works. It is shown only
+once: the server keeps only its hash. Keep it secret, like a password.</p>
+<script>
+document.getElementById("copy").addEventListener("click", function () {{
+  var text = document.getElementById("token").textContent;
+  var done = function () {{ document.getElementById("copied").textContent = "Copied."; }};
+  if (navigator.clipboard && window.isSecureContext) {{
+    navigator.clipboard.writeText(text).then(done);
+  }} else {{
+    var range = document.createRange();
+    range.selectNodeContents(document.getElementById("token"));
+    var selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    if (document.execCommand("copy")) {{ done(); }}
+  }}
+}});
+</script>
+""")

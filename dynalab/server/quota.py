@@ -1,0 +1,58 @@
+"""Upload throttling: at most ``threshold`` uploads per ``hr_diff`` hours, per user and task.
+
+Counted from the upload records, so the quota survives a restart, and only
+accepted uploads count: a refused or interrupted one costs nothing.
+"""
+
+import math
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from dynalab.server.db import Upload, iso, utcnow
+
+
+class QuotaExceeded(Exception):
+    """Raised when a user has used up a task's upload quota; the text says when it frees up."""
+
+    def __init__(self, task_code, quota, next_slot, now):
+        self.task_code = task_code
+        self.quota = quota
+        self.next_slot = next_slot
+        self.retry_after = max(1, math.ceil((next_slot - now).total_seconds())) if next_slot else None
+        if quota.threshold == 0:
+            message = f"task {task_code!r} accepts no uploads (its quota is 0)"
+        else:
+            message = (
+                f"upload limit reached for task {task_code!r}: at most {quota.threshold} uploads "
+                f"per {quota.hr_diff} hours; the next slot opens at {iso(next_slot)} "
+                f"(in {self.retry_after} seconds)"
+            )
+        super().__init__(message)
+
+    def as_json(self):
+        return {
+            "detail": str(self),
+            "limit": self.quota.threshold,
+            "hours": self.quota.hr_diff,
+            "next_slot": iso(self.next_slot) if self.next_slot else None,
+            "retry_after": self.retry_after,
+        }
+
+
+def check_quota(session, user_id, task_code, quota, now=None):
+    """Raise QuotaExceeded if one more upload would pass the quota."""
+    now = now or utcnow()
+    if quota.threshold == 0:
+        raise QuotaExceeded(task_code, quota, None, now)
+    since = now - timedelta(hours=quota.hr_diff)
+    recent = session.scalars(
+        select(Upload.created_at)
+        .where(Upload.user_id == user_id, Upload.task_code == task_code, Upload.created_at > since)
+        .order_by(Upload.created_at)
+    ).all()
+    if len(recent) < quota.threshold:
+        return
+    # A slot opens when enough of the recent uploads have left the window.
+    next_slot = recent[len(recent) - quota.threshold] + timedelta(hours=quota.hr_diff)
+    raise QuotaExceeded(task_code, quota, next_slot, now)

@@ -1,0 +1,43 @@
+"""Model uploads: ``POST /models/upload/s3`` (Dynabench's name) and their status."""
+
+import logging
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import select
+from starlette.requests import ClientDisconnect
+
+from dynalab.server.db import Upload
+from dynalab.server.dependencies import bearer_user, get_session
+from dynalab.server.uploads import UploadRefused
+
+log = logging.getLogger("dynalab.server")
+
+router = APIRouter()
+
+
+@router.post("/models/upload/s3")
+async def upload_model(request: Request, user=Depends(bearer_user)):
+    """Multipart form: ``name``, ``taskCode`` and the file ``tarball`` (a .tar.gz)."""
+    try:
+        return await request.app.state.intake.receive(request, user)
+    except UploadRefused as refusal:
+        return JSONResponse(refusal.body, status_code=refusal.status, headers=refusal.headers)
+    except ClientDisconnect:
+        log.info("upload by %s interrupted: the client disconnected; nothing was kept", user.email)
+        return Response(status_code=400)  # nobody is left to read it
+
+
+@router.get("/models")
+def list_models(user=Depends(bearer_user), session=Depends(get_session)):
+    uploads = session.scalars(
+        select(Upload).where(Upload.user_id == user.id).order_by(Upload.id.desc())).all()
+    return [upload.as_json() for upload in uploads]
+
+
+@router.get("/models/{model_id}")
+def model_status(model_id: int, user=Depends(bearer_user), session=Depends(get_session)):
+    upload = session.get(Upload, model_id)
+    if upload is None or upload.user_id != user.id:
+        raise HTTPException(status_code=404, detail=f"you have no uploaded model with id {model_id}")
+    return upload.as_json()

@@ -1,0 +1,99 @@
+"""Running the app with uvicorn: one server per data dir, a ready line, no secrets in logs.
+
+The socket is bound here, before uvicorn starts, so that ``--port 0`` works
+(the line printed once serving names the port the system chose) and a busy
+port is one clear error rather than a log record.
+"""
+
+import fcntl
+import logging
+import re
+import socket
+
+import uvicorn
+
+from dynalab.errors import UsageError
+from dynalab.server.app import create_app
+from dynalab.server.db import open_database
+from dynalab.server.storage import prepare_data_dir
+from dynalab.server.task_catalog import TaskCatalog, TaskCatalogError
+
+READY_PREFIX = "Dynalab server ready at "
+
+
+def serve(settings, log_level="info"):
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s:     %(name)s: %(message)s")
+    with _data_dir_lock(settings):
+        prepare_data_dir(settings)
+        try:
+            catalog = TaskCatalog(settings.tasks_dir)
+        except TaskCatalogError as error:
+            raise UsageError(str(error), hint="fix or remove that file in the data dir's tasks/ folder")
+        db = open_database(settings.database_url)
+        app = create_app(settings, db=db, catalog=catalog)
+        sock = _listen(settings.host, settings.port)
+        config = uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=5, server_header=False)
+        logging.getLogger("uvicorn.access").addFilter(_redact_tokens)
+        try:
+            _Server(config, settings).run(sockets=[sock])
+        finally:
+            db.dispose()
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config, settings):
+        super().__init__(config)
+        self.settings = settings
+
+    async def startup(self, sockets=None):
+        await super().startup(sockets=sockets)
+        if self.started:
+            host, port = sockets[0].getsockname()[:2]
+            shown = f"[{host}]" if ":" in host else host
+            print(f"{READY_PREFIX}http://{shown}:{port} (data dir {self.settings.data_dir})", flush=True)
+
+
+def _listen(host, port):
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as error:
+        raise UsageError(f"cannot listen on {host}:{port}: {error.strerror or error}",
+                         hint="choose another --port (0 picks a free one) or stop what is using it")
+    sock.set_inheritable(True)
+    return sock
+
+
+class _data_dir_lock:
+    """An exclusive lock on DIR/server.lock: two servers sharing ``tmp/`` would delete each other's uploads."""
+
+    def __init__(self, settings):
+        self.path = settings.lock_file
+        self.file = None
+
+    def __enter__(self):
+        self.file = open(self.path, "a")
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.file.close()
+            raise UsageError(f"another server is already running on data dir {self.path.parent}",
+                             hint="stop it first, or give this one another --data-dir")
+        return self
+
+    def __exit__(self, *exc):
+        self.file.close()
+
+
+_TOKEN_IN_QUERY = re.compile(r"(api_token=)[^&\s]*")
+
+
+def _redact_tokens(record):
+    """Keep API tokens (sent in the query string, as Dynabench's API wants) out of the access log."""
+    if record.args and isinstance(record.args, tuple):
+        record.args = tuple(_TOKEN_IN_QUERY.sub(r"\1***", a) if isinstance(a, str) else a
+                            for a in record.args)
+    return True
+

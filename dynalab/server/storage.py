@@ -1,0 +1,94 @@
+"""Files on disk: uploads in flight (``tmp/``) and accepted archives (``blobs/``).
+
+An upload is written to a temporary file in the data dir, hashed as it
+arrives, and only renamed into ``blobs/`` once accepted; the rename is atomic
+because both folders are on the same file system. Anything else leaves
+nothing behind: the temporary file is removed on every other way out, and
+what a crash leaves in ``tmp/`` is swept at the next start.
+"""
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+
+class TooLarge(Exception):
+    """Raised when an upload grows past the size limit while it is being received."""
+
+    def __init__(self, limit):
+        super().__init__(f"the tarball is larger than the server's limit of {limit} bytes")
+        self.limit = limit
+
+
+def prepare_data_dir(settings):
+    """Create the data dir's folders and sweep uploads a previous run left in flight."""
+    for folder in (settings.data_dir, settings.blobs_dir, settings.tmp_dir, settings.tasks_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    for leftover in settings.tmp_dir.iterdir():
+        if leftover.is_file() or leftover.is_symlink():
+            leftover.unlink()
+
+
+class IncomingFile:
+    """A file being received into ``tmp_dir``: hashed and size-checked as it is written.
+
+    A context manager: unless ``store`` moved it into the blob store, the file
+    is deleted when the block ends, whatever the reason.
+    """
+
+    def __init__(self, tmp_dir, max_bytes):
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._hash = hashlib.sha256()
+        fd, name = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=tmp_dir)
+        self.path = Path(name)
+        self._file = os.fdopen(fd, "wb")
+
+    def write(self, data):
+        self.size += len(data)
+        if self.size > self.max_bytes:
+            raise TooLarge(self.max_bytes)
+        self._hash.update(data)
+        self._file.write(data)
+
+    def finish(self):
+        """Flush to disk and return the sha256 hex digest of the content."""
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        return self._hash.hexdigest()
+
+    def discard(self):
+        if not self._file.closed:
+            self._file.close()
+        self.path.unlink(missing_ok=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.discard()
+
+
+class BlobStore:
+    """Accepted archives, one file per distinct content: ``blobs/<sha[:2]>/<sha>.tar.gz``."""
+
+    def __init__(self, root):
+        self.root = Path(root)
+
+    def path(self, sha256):
+        return self.root / sha256[:2] / f"{sha256}.tar.gz"
+
+    def store(self, incoming, sha256):
+        """Move ``incoming`` into place; returns True when this content is new."""
+        target = self.path(sha256)
+        if target.exists():
+            incoming.discard()
+            return False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(incoming.path, target)
+        return True
+
+    def remove(self, sha256):
+        self.path(sha256).unlink(missing_ok=True)

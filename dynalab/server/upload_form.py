@@ -1,0 +1,128 @@
+"""Receive the upload form (``name``, ``taskCode``, file ``tarball``) as a stream.
+
+The request body goes straight from the socket into an ``IncomingFile`` in the
+data dir: never whole in memory, never in the system's temporary folder, and
+cut off as soon as it passes the size limit. (Starlette's own form parser
+would first spool the whole file elsewhere, without a limit.)
+"""
+
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from dynalab.server.storage import IncomingFile
+
+FILE_FIELD = "tarball"
+MAX_FIELD_BYTES = 1024
+MAX_PARTS = 16
+
+
+class FormRejected(Exception):
+    """Raised when the request body is not the expected multipart form; the text says why."""
+
+
+class UploadForm:
+    """Parses one multipart body; ``fields`` holds the text fields, ``incoming`` the file.
+
+    ``await before_file(fields)`` runs once the file part has started, with the
+    text fields sent before it, so a refusal (unknown task, quota) comes before
+    the file is received rather than after.
+    """
+
+    def __init__(self, content_type, tmp_dir, max_bytes, before_file=None):
+        _, params = parse_options_header(content_type or "")
+        boundary = params.get(b"boundary")
+        if not content_type or not content_type.startswith("multipart/form-data") or not boundary:
+            raise FormRejected("expected a multipart/form-data body with fields name, taskCode and tarball")
+        self.tmp_dir = tmp_dir
+        self.max_bytes = max_bytes
+        self.before_file = before_file
+        self.fields = {}
+        self.incoming = None
+        self._complete = False
+        self._parts = 0
+        self._header_name = b""
+        self._header_value = b""
+        self._disposition = b""
+        self._field = None  # name of the text field being received
+        self._value = bytearray()
+        self._in_file = False
+        self._fields_before_file = None  # set when the file starts, until before_file ran
+        self._parser = MultipartParser(boundary, {
+            "on_part_begin": self._part_begin,
+            "on_header_field": self._header_field,
+            "on_header_value": self._header_value_data,
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+            "on_end": self._end,
+        })
+
+    async def receive(self, chunks):
+        """Feed the body from the async iterator ``chunks``; the caller discards ``incoming`` on error."""
+        try:
+            async for chunk in chunks:
+                self._parser.write(chunk)
+                if self._fields_before_file is not None:
+                    fields, self._fields_before_file = self._fields_before_file, None
+                    if self.before_file:
+                        await self.before_file(fields)
+            self._parser.finalize()
+        except FormParserError as error:
+            raise FormRejected(f"the multipart body is malformed ({error})")
+        if not self._complete:
+            raise FormRejected("the multipart body ended early (no closing boundary)")
+        if self.incoming is None:
+            raise FormRejected("the form has no file field `tarball`")
+        return self
+
+    # python-multipart callbacks, called from ``parser.write``.
+    def _part_begin(self):
+        self._parts += 1
+        if self._parts > MAX_PARTS:
+            raise FormRejected(f"the form has more than {MAX_PARTS} parts")
+        self._disposition = b""
+        self._field = None
+        self._value = bytearray()
+        self._in_file = False
+
+    def _header_field(self, data, start, end):
+        self._header_name += data[start:end]
+
+    def _header_value_data(self, data, start, end):
+        self._header_value += data[start:end]
+
+    def _header_end(self):
+        if self._header_name.lower() == b"content-disposition":
+            self._disposition = self._header_value
+        self._header_name = b""
+        self._header_value = b""
+
+    def _headers_finished(self):
+        _, options = parse_options_header(self._disposition)
+        name = options.get(b"name", b"").decode("utf-8", "replace")
+        if not name:
+            raise FormRejected("a form part has no name")
+        if name != FILE_FIELD:
+            self._field = name
+            return
+        if self.incoming is not None:
+            raise FormRejected("the form has more than one `tarball` file")
+        self._fields_before_file = dict(self.fields)
+        self.incoming = IncomingFile(self.tmp_dir, self.max_bytes)
+        self._in_file = True
+
+    def _part_data(self, data, start, end):
+        if self._in_file:
+            self.incoming.write(data[start:end])
+            return
+        self._value += data[start:end]
+        if len(self._value) > MAX_FIELD_BYTES:
+            raise FormRejected(f"form field `{self._field}` is longer than {MAX_FIELD_BYTES} bytes")
+
+    def _part_end(self):
+        if self._field is not None:
+            self.fields[self._field] = self._value.decode("utf-8", "replace")
+
+    def _end(self):
+        self._complete = True

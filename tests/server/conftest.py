@@ -1,0 +1,44 @@
+"""Real server processes on 127.0.0.1, each with its own data dir and SQLite file."""
+
+import pytest
+
+from server_support import Api
+
+from dynalab.server.process import ServerProcess
+
+
+@pytest.fixture
+def running_server(tmp_path):
+    """A fresh server (data dir ``tmp_path/data``, a free port), stopped after the test."""
+    with ServerProcess(tmp_path / "data") as server:
+        yield server
+
+
+@pytest.fixture
+def start_server(tmp_path):
+    """Start servers with extra ``run`` options: ``start_server("--max-upload-bytes", 1000)``."""
+    started = []
+
+    def start(*extra_args, data_dir=None):
+        server = ServerProcess(data_dir or tmp_path / f"data{len(started)}", extra_args=extra_args)
+        started.append(server)
+        server.start()
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory):
+    """One server for a module's tests that need no server of their own."""
+    with ServerProcess(tmp_path_factory.mktemp("shared") / "data") as server:
+        yield server
+
+
+@pytest.fixture
+def user(shared_server, request):
+    """A fresh user of the shared server (so a full quota): ``(api_token, Api)``."""
+    email = "".join(c if c.isalnum() else "-" for c in request.node.name.lower()) + "@example.org"
+    return shared_server.add_user(email), Api(shared_server.url)

@@ -1,0 +1,104 @@
+"""The administrator's commands: accounts, tokens, quotas, and clear one-line errors."""
+
+import subprocess
+import sys
+
+from server_support import Api
+
+from dynalab.server.process import ServerProcess
+
+
+def dynalab_server(*args, input=None):
+    return subprocess.run([sys.executable, "-m", "dynalab.server.cli", *args],
+                          input=input, capture_output=True, text=True)
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("dynalab-server: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_add_user_prints_the_api_token_as_its_last_line(running_server):
+    result = running_server.cli("add-user", "Alice@Example.org")
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip().splitlines()[-1]
+    assert len(token) >= 40 and " " not in token
+    assert Api(running_server.url).refresh(token).status_code == 200
+    listing = running_server.cli("list-users").stdout
+    assert "alice@example.org" in listing and "no-password" in listing and token not in listing
+
+
+def test_the_database_keeps_only_hashes_of_tokens_and_passwords(running_server):
+    token = running_server.add_user("bob@example.org", password="correct horse")
+    database = (running_server.data_dir / "dynalab.sqlite3").read_bytes()
+    wal = running_server.data_dir / "dynalab.sqlite3-wal"
+    stored = database + (wal.read_bytes() if wal.exists() else b"")
+    assert token.encode() not in stored
+    assert b"correct horse" not in stored
+
+
+def test_a_second_account_with_the_same_email_is_refused(running_server):
+    running_server.add_user("carol@example.org")
+    result = running_server.cli("add-user", "carol@example.org")
+    assert_one_line_error(result, "carol@example.org already exists")
+    assert "rotate-token" in result.stderr
+
+
+def test_admin_commands_on_a_missing_data_dir_say_so(tmp_path):
+    result = dynalab_server("add-user", "--data-dir", str(tmp_path / "nowhere"), "dan@example.org")
+    assert_one_line_error(result, "does not exist")
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_bad_email_and_an_unknown_user_are_errors(running_server):
+    assert_one_line_error(running_server.cli("add-user", "not-an-email"), "not an email address")
+    assert_one_line_error(running_server.cli("rotate-token", "eve@example.org"), "no user with email")
+
+
+def test_rotating_a_token_retires_the_old_one_and_its_bearer_tokens(running_server):
+    api = Api(running_server.url)
+    old = running_server.add_user("frank@example.org")
+    old_bearer = api.bearer(old)
+    result = running_server.cli("rotate-token", "frank@example.org")
+    new = result.stdout.strip().splitlines()[-1]
+    assert api.refresh(old).status_code == 401
+    assert api.models(old_bearer).status_code == 401
+    assert api.refresh(new).status_code == 200
+
+
+def test_set_quota_changes_what_the_task_list_says(running_server):
+    result = running_server.cli("set-quota", "qa", "--threshold", "5", "--hours", "1")
+    assert result.returncode == 0, result.stderr
+    tasks = {t["task_code"]: t for t in Api(running_server.url).get("/tasks/submitable").json()}
+    assert (tasks["qa"]["dynalab_threshold"], tasks["qa"]["dynalab_hr_diff"]) == (5, 1)
+    assert (tasks["nli"]["dynalab_threshold"], tasks["nli"]["dynalab_hr_diff"]) == (3, 24)
+    assert "qa\t5 uploads / 1 h" in running_server.cli("list-tasks").stdout
+    running_server.cli("set-quota", "qa", "--reset")
+    assert "qa\t3 uploads / 24 h" in running_server.cli("list-tasks").stdout
+    assert_one_line_error(running_server.cli("set-quota", "nope", "--threshold", "1", "--hours", "1"),
+                          "unknown task 'nope'")
+
+
+def test_two_servers_cannot_share_a_data_dir(running_server):
+    result = dynalab_server("run", "--data-dir", str(running_server.data_dir), "--port", "0")
+    assert_one_line_error(result, "another server is already running")
+
+
+def test_a_busy_port_is_a_clear_error(running_server, tmp_path):
+    result = dynalab_server("run", "--data-dir", str(tmp_path / "other"), "--port", str(running_server.port))
+    assert_one_line_error(result, f"cannot listen on 127.0.0.1:{running_server.port}")
+
+
+def test_the_server_prints_its_address_once_serving_and_can_use_a_database_url(tmp_path):
+    database = tmp_path / "elsewhere.sqlite3"
+    server = ServerProcess(tmp_path / "data", extra_args=["--database-url", f"sqlite:///{database}"])
+    with server:
+        assert f"Dynalab server ready at {server.url}" in server.log()
+        token = server.cli("add-user", "gina@example.org", "--database-url", f"sqlite:///{database}")
+        assert Api(server.url).refresh(token.stdout.strip().splitlines()[-1]).status_code == 200
+    assert database.exists()
+    assert not (tmp_path / "data" / "dynalab.sqlite3").exists()

@@ -1,0 +1,38 @@
+"""The same server on PostgreSQL, when a test database is named in the environment.
+
+Set ``DYNALAB_TEST_POSTGRES_URL`` (e.g. ``postgresql+psycopg://postgres@127.0.0.1:5432/dynalab``,
+with ``psycopg[binary]`` installed) to run it.
+"""
+
+import os
+import uuid
+
+import pytest
+
+from server_support import MODEL, Api, model_archive
+
+from dynalab.server.process import ServerProcess
+
+URL = os.environ.get("DYNALAB_TEST_POSTGRES_URL")
+
+pytestmark = pytest.mark.skipif(not URL, reason="DYNALAB_TEST_POSTGRES_URL is not set")
+
+
+def test_uploads_and_the_quota_live_in_postgresql_across_a_restart(tmp_path):
+    server = ServerProcess(tmp_path / "data", extra_args=["--database-url", URL])
+    with server:
+        server.cli("set-quota", "nli", "--reset", "--database-url", URL)  # the database outlives the test
+        email = f"pg-{uuid.uuid4().hex[:12]}@example.org"
+        result = server.cli("add-user", email, "--database-url", URL)
+        assert result.returncode == 0, result.stderr
+        api_token = result.stdout.strip().splitlines()[-1]
+        api = Api(server.url)
+        bearer = api.bearer(api_token)
+        for i in range(3):
+            assert api.upload(bearer, model_archive(MODEL, "nli", bytes([i]) * 10)).status_code == 200
+        server.restart()
+        api = Api(server.url)
+        bearer = api.bearer(api_token)
+        assert api.upload(bearer, model_archive()).status_code == 429
+        assert len(api.models(bearer).json()) == 3
+    assert not (tmp_path / "data" / "dynalab.sqlite3").exists()
