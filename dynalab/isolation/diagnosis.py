@@ -1,0 +1,242 @@
+"""Why an integrated test failed, in one line, with the fix.
+
+Reads what a run left (the probe's events, the server's output, how the
+process ended) and names the first cause it recognises: an undeclared
+import, a file missing from the package, network use, memory, a timeout, an
+invalid response. Anything else is shown as the last lines of the traceback.
+"""
+
+import importlib.util
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Import names whose pip distribution has another name.
+DISTRIBUTIONS = {
+    "sklearn": "scikit-learn", "cv2": "opencv-python", "PIL": "pillow", "yaml": "pyyaml",
+    "bs4": "beautifulsoup4", "skimage": "scikit-image", "Crypto": "pycryptodome", "dateutil": "python-dateutil",
+    "google.protobuf": "protobuf", "attr": "attrs", "sentencepiece": "sentencepiece", "fitz": "pymupdf",
+}
+NETWORK_PATTERNS = re.compile(
+    r"URLError|gaierror|Temporary failure in name resolution|Name or service not known|nodename nor servname"
+    r"|Network is unreachable|ConnectionRefusedError|Connection refused|ConnectionError|NewConnectionError"
+    r"|Failed to establish a new connection|Max retries exceeded|couldn't connect to|No route to host"
+)
+EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?([A-Z]\w*(?:Error|Exception|Exit|Interrupt))(?::\s*(.*))?$")
+MISSING_MODULE = re.compile(r"No module named '([^']+)'")
+MISSING_FILE = re.compile(r"No such file or directory: '([^']+)'|\[Errno 2\][^']*'([^']+)'")
+NO_NETWORK = "the deployment has no network access: ship the files in the project (and list them in `model_files` or open them via ROOTPATH) instead of downloading them"
+
+
+@dataclass
+class Diagnosis:
+    """The cause of a failure (one line), the fix, and the lines of the log that show it."""
+
+    cause: str
+    hint: str
+    details: list = field(default_factory=list)
+
+
+def diagnose(outcome, project_root, config):
+    """A Diagnosis of the failed run ``outcome`` (a RunOutcome)."""
+    project_root = Path(project_root)
+    events = outcome.events
+    errors = [event for event in events if event["event"] == "error"]
+    texts = _failure_texts(errors, outcome)
+
+    if outcome.oom_killed or outcome.exit_code == 137 or any("MemoryError" in text for text in texts):
+        return _memory(outcome, texts)
+    for text in texts:
+        found = _from_traceback(text, outcome, project_root, config)
+        if found:
+            return found
+    for event in errors:
+        reason = event.get("reason")
+        if reason == "startup_timeout":
+            return Diagnosis(event["message"], event.get("hint") or _raise_setting("startup_timeout", config))
+        if reason == "request_timeout":
+            return Diagnosis(event["message"], event.get("hint") or _raise_setting("request_timeout", config))
+    if outcome.timed_out:
+        return Diagnosis(
+            "the run did not finish in time and was stopped",
+            f"{_raise_setting('startup_timeout', config)}, or {_raise_setting('request_timeout', config)}",
+            _tail(outcome.other_lines),
+        )
+    invalid = [event for event in events if event["event"] == "datapoint" and event.get("problems")]
+    if invalid:
+        return _invalid_responses(invalid, events)
+    if errors:
+        event = errors[0]
+        return Diagnosis(
+            event.get("message", "the model failed"),
+            event.get("hint") or "the full traceback is in the log",
+            _last_traceback_lines(event.get("traceback", "")),
+        )
+    exited = [line for line in outcome.other_lines if line.startswith("launcher| the model server")]
+    cause = exited[-1][len("launcher| "):] if exited else f"the run ended with status {outcome.exit_code} before the test finished"
+    return Diagnosis(cause, "the last lines of the model's output are shown above; the full output is in the log", _tail(outcome.other_lines))
+
+
+def _failure_texts(errors, outcome):
+    """Tracebacks and messages to search, most telling first: the events', then the server's output."""
+    texts = []
+    for event in errors:
+        if event.get("reason") in ("connection_refused", "startup_timeout", "request_timeout", "bad_spec"):
+            continue  # about the probe's own connection to the server, not the handler
+        texts.append("\n".join(filter(None, [event.get("traceback"), event.get("message")])))
+    server = "\n".join(line[len("server| "):] for line in outcome.other_lines if line.startswith("server| "))
+    return [text for text in texts + [server] if text.strip()]
+
+
+def _from_traceback(text, outcome, project_root, config):
+    lines = [line.strip() for line in text.splitlines()]
+    raised = [line for line in lines if EXCEPTION_LINE.match(line)]
+    # The exception raised last is the cause, unless it only wraps a known one.
+    for line in reversed(raised) if raised else []:
+        module = MISSING_MODULE.search(line)
+        if module and ("ModuleNotFoundError" in line or "ImportError" in line):
+            return _missing_module(module.group(1), line, project_root, config)
+        missing = MISSING_FILE.search(line)
+        if missing and ("FileNotFoundError" in line or "OSError" in line or "IOError" in line):
+            return _missing_file(missing.group(1) or missing.group(2), outcome, project_root, config)
+        if NETWORK_PATTERNS.search(line):
+            return Diagnosis(f"network access failed: {line}", NO_NETWORK, _last_traceback_lines(text))
+    if NETWORK_PATTERNS.search(text):
+        shown = raised[-1] if raised else next(line for line in lines if NETWORK_PATTERNS.search(line))
+        return Diagnosis(f"network access failed: {shown}", NO_NETWORK, _last_traceback_lines(text))
+    return None
+
+
+def _missing_module(module, line, project_root, config):
+    top = module.split(".")[0]
+    local = _project_module(project_root, top, config)
+    if local:
+        return Diagnosis(
+            f"{line}: {local} is in the project but not next to the handler",
+            f"add {local} to `model_files`, or import it through ROOTPATH (sys.path.append(ROOTPATH))",
+        )
+    distribution = DISTRIBUTIONS.get(module) or DISTRIBUTIONS.get(top) or top
+    installed = " (it is installed on this machine, which is why the local test passed)" if _installed_here(top) else ""
+    where = "requirements.txt" if config.get("requirements") else "requirements.txt (and set `requirements: true` in the model config)"
+    return Diagnosis(
+        f"{line}: the handler imports {top!r}, which the deployment does not install{installed}",
+        f"add {distribution} to {where}",
+    )
+
+
+def _project_module(project_root, top, config):
+    for candidate in (f"{top}.py", f"{top}/__init__.py"):
+        for path in sorted(project_root.rglob(candidate)):
+            relative = path.relative_to(project_root).as_posix()
+            if not relative.startswith(".") and "/." not in relative:
+                return relative[: -len("/__init__.py")] if relative.endswith("/__init__.py") else relative
+    return None
+
+
+def _installed_here(top):
+    try:
+        return importlib.util.find_spec(top) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _missing_file(path, outcome, project_root, config):
+    from dynalab.packaging import ExcludeRules
+
+    rules = ExcludeRules(project_root.resolve(), config.get("exclude") or [])
+    relative, in_model_dir = _package_relative(path, outcome)
+    if relative is None:
+        return Diagnosis(
+            f"FileNotFoundError: the handler reads {path}, which is outside the package",
+            "the deployment only has the packaged project: copy the file into the project and open it "
+            "relative to ROOTPATH (from dynalab.tasks.task_io import ROOTPATH)",
+        )
+    if in_model_dir:
+        # Opened by bare name from the model dir: is it somewhere in the project?
+        matches = sorted(p.relative_to(project_root).as_posix() for p in project_root.rglob(relative) if p.is_file())
+        excluded = [m for m in matches if rules.match(m)]
+        if excluded:
+            entry = rules.match(excluded[0])
+            return Diagnosis(
+                f"FileNotFoundError: the handler opens {relative!r}; {excluded[0]} is left out of the package by `exclude` entry {entry!r}",
+                f"remove {entry!r} from `exclude` and add {excluded[0]} to `model_files`",
+            )
+        if matches:
+            return Diagnosis(
+                f"FileNotFoundError: the handler opens {relative!r}; {matches[0]} is in the project but not next to the handler",
+                f"add {matches[0]} to `model_files` (files are opened from the model dir by bare name), "
+                "or open it through ROOTPATH",
+            )
+        return Diagnosis(
+            f"FileNotFoundError: the handler opens {relative!r}, which was never in the project",
+            f"add {relative} to the project and to `model_files`",
+        )
+    entry = rules.match(relative)
+    if entry:
+        return Diagnosis(
+            f"FileNotFoundError: the handler reads {relative}, which `exclude` entry {entry!r} leaves out of the package",
+            f"remove {entry!r} from `exclude` (or exclude a narrower path) so {relative} is packaged",
+        )
+    if (project_root / relative).exists():
+        return Diagnosis(
+            f"FileNotFoundError: the handler reads {relative}, which is in the project but never packaged "
+            "(.dynalab/, .dynalab_submissions/, VCS and cache folders are never packaged)",
+            f"move {relative} to a packaged folder of the project",
+        )
+    return Diagnosis(f"FileNotFoundError: the handler reads {relative}, which was never in the project", f"add {relative} to the project")
+
+
+def _package_relative(path, outcome):
+    """(path relative to ROOTPATH or bare name in the model dir, whether it is in the model dir)."""
+    normalized = os.path.normpath(path if os.path.isabs(path) else os.path.join(outcome.model_dir, path))
+    for base, in_model_dir in ((outcome.model_dir, True), (outcome.rootpath, False)):
+        base = os.path.normpath(base)
+        if normalized.startswith(base + os.sep):
+            return normalized[len(base) + 1:].replace(os.sep, "/"), in_model_dir
+    return None, False
+
+
+def _memory(outcome, texts):
+    limit = outcome.memory_limit
+    if limit:
+        cause = f"the model ran out of memory (the container's limit is {limit}; it was killed with exit 137)"
+        if not (outcome.oom_killed or outcome.exit_code == 137):
+            cause = f"the model ran out of memory (MemoryError under the limit of {limit})"
+        hint = "make the model use less memory, or raise `integrated_test.docker.memory` (the deployment gives 16g)"
+    else:
+        cause = "the model ran out of memory (MemoryError, or killed by the system)"
+        hint = "make the model use less memory: the deployment gives it 16g (`integrated_test.docker.memory`)"
+    details = next((_last_traceback_lines(text) for text in texts if "MemoryError" in text), _tail(outcome.other_lines))
+    return Diagnosis(cause, hint, details)
+
+
+def _invalid_responses(invalid, events):
+    total = next((event.get("total") for event in events if event["event"] == "done"), None) or len(invalid)
+    first = invalid[0]
+    problems = first["problems"]
+    shown = "; ".join(
+        f"{p.get('field')}: expected {p.get('expected')}, got {p.get('got')}" for p in problems[:3]
+    )
+    hint = next((p.get("hint") for p in problems if p.get("hint")), None)
+    return Diagnosis(
+        f"{len(invalid)} of {total} responses are invalid (datapoint {first.get('index')}: {shown})",
+        hint or "make the handler's response match the task's output format (the local test shows each response)",
+        [f"input: {first.get('input')}", f"response: {first.get('response')}"],
+    )
+
+
+def _raise_setting(key, config):
+    value = (config.get("integrated_test") or {}).get(key)
+    shown = f" (now {value:g}s)" if isinstance(value, (int, float)) else ""
+    return f"raise `integrated_test.{key}`{shown} in the model config if the model needs longer"
+
+
+def _last_traceback_lines(text, count=8):
+    # Without the ^^^^ markers that only point at columns.
+    lines = [line for line in (text or "").splitlines() if line.strip() and set(line.strip()) - set("^~")]
+    return lines[-count:]
+
+
+def _tail(lines, count=15):
+    return [line for line in list(lines)[-count:]]

@@ -1,0 +1,161 @@
+"""The embedded backend: the packaged model in a scratch folder, a cached venv, and no network.
+
+The package is unpacked into a temporary folder (ROOTPATH), the model dir is
+laid out next to it, and the launcher runs the server and the probe with the
+layered environment of ``environment.py``, inside a network namespace of its
+own (``unshare -n``, ``unshare -rn`` or ``bwrap --unshare-net``) where only a
+loopback interface exists. Where no namespace can be made (macOS, user
+namespaces disabled) the run goes on with a warning.
+"""
+
+import functools
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from dynalab.isolation import workspace
+from dynalab.isolation.environment import ensure_environment, install_project
+from dynalab.isolation.outcome import RunOutcome, copy_lines
+
+
+@dataclass(frozen=True)
+class NetworkIsolation:
+    """A command prefix that runs its command without network access."""
+
+    prefix: tuple
+    loopback: bool  # the launcher must bring ``lo`` up itself
+    description: str
+
+
+@functools.lru_cache(maxsize=1)
+def network_isolation():
+    """The first way of cutting the network that works here, or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    candidates = []
+    unshare, bwrap = shutil.which("unshare"), shutil.which("bwrap")
+    if unshare and os.geteuid() == 0:
+        candidates.append(NetworkIsolation((unshare, "--net"), True, "unshare -n"))
+    if unshare:
+        candidates.append(NetworkIsolation((unshare, "--user", "--map-root-user", "--net"), True, "unshare -rn"))
+    if bwrap:
+        candidates.append(NetworkIsolation((bwrap, "--unshare-net", "--dev-bind", "/", "/"), False, "bwrap --unshare-net"))
+    for candidate in candidates:
+        try:
+            result = subprocess.run([*candidate.prefix, sys.executable, "-c", ""], capture_output=True, timeout=20)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if result.returncode == 0:
+            return candidate
+    return None
+
+
+class SandboxBackend:
+    """Runs the packaged model with the declared dependencies only, offline, without Docker."""
+
+    name = "sandbox"
+
+    def run(self, project_root, archive, name, config, log, out=print):
+        with tempfile.TemporaryDirectory(prefix=f"dynalab-{name}-") as scratch:
+            work = Path(scratch)
+            root, model_dir = work / "root", work / "model"
+            # The package as deployment unpacks it, the model dir flattened from it.
+            workspace.unpack_archive(archive.path, root)
+            workspace.prepare_model(root, model_dir, config)
+            definition = workspace.task_definition(root, config)
+            # The cached layers, our runtime, and (setup: true) the project's current code.
+            wheelhouse = ((config.get("integrated_test") or {}).get("docker") or {}).get("wheelhouse")
+            environment = ensure_environment(root, config, log, out=out, wheelhouse=wheelhouse)
+            python_path = [str(workspace.copy_runtime(work / "runtime"))]
+            if config.get("setup"):
+                install_project(environment, root, work / "site", log)
+                python_path.insert(0, str(work / "site"))
+            spec_path = work / "spec.json"
+            workspace.write_run_spec(spec_path, workspace.run_spec(name, config, definition, root, model_dir))
+            # The launcher, in a network namespace of its own where one can be made.
+            outcome = RunOutcome(self.name, rootpath=str(root), model_dir=str(model_dir))
+            isolation = _isolation_or_warning(outcome, out)
+            command = [
+                *(isolation.prefix if isolation else ()),
+                str(environment.python), str(work / "runtime" / workspace.LAUNCHER),
+                *workspace.launcher_arguments(config, spec_path, loopback=bool(isolation and isolation.loopback)),
+            ]
+            where = f"network cut with {isolation.description}" if isolation else "network NOT isolated"
+            out(f"Running the packaged model in the sandbox ({where})...")
+            log.write(f"$ {' '.join(command)}\n")
+            log.flush()
+            env = _environment_variables(work, environment, root, python_path)
+            _run(command, env, model_dir, log, outcome, workspace.deadline_seconds(config, definition))
+            return outcome
+
+
+def _isolation_or_warning(outcome, out):
+    isolation = network_isolation()
+    if isolation is None:
+        outcome.isolated = False
+        outcome.notes.append(
+            "warning: this system cannot cut the sandbox's network (no usable `unshare -n`/`bwrap`), "
+            "so network use at load time will not be caught; `--backend docker` can"
+        )
+        out(outcome.notes[-1])
+    return isolation
+
+
+def _environment_variables(work, environment, root, python_path):
+    """Only what the model needs: nothing of this machine's Python setup leaks in."""
+    for folder in ("home", "tmp"):
+        (work / folder).mkdir(exist_ok=True)
+    return {
+        "PATH": os.pathsep.join([str(environment.python.parent), "/usr/local/bin", "/usr/bin", "/bin"]),
+        "HOME": str(work / "home"),  # no ~/.cache of this machine: the deployment has none
+        "TMPDIR": str(work / "tmp"),
+        "LANG": "C.UTF-8",
+        "PYTHONPATH": os.pathsep.join(python_path),
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "DYNALAB_ROOTPATH": str(root),
+        **workspace.forwarded_environment(),
+    }
+
+
+def _run(command, env, cwd, log, outcome, deadline):
+    with _process(command, env=env, cwd=cwd) as process:
+        reader = threading.Thread(target=copy_lines, args=(process.stdout, log, outcome), daemon=True)
+        reader.start()
+        try:
+            outcome.exit_code = process.wait(deadline)
+        except subprocess.TimeoutExpired:
+            outcome.timed_out = True
+            _kill_group(process)
+            outcome.exit_code = process.wait()
+        reader.join(10)
+
+
+@contextmanager
+def _process(command, **kwargs):
+    """A child in its own process group, killed with all its children on the way out."""
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        start_new_session=True, **kwargs,
+    )
+    try:
+        yield process
+    finally:
+        _kill_group(process)
+        process.wait()
+        process.stdout.close()
+
+
+def _kill_group(process):
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

@@ -1,0 +1,68 @@
+"""Fixtures of the integrated-test suites: fixture projects as models, a real Docker engine."""
+
+import os
+
+import pytest
+
+from isolation_support import NAME, Model
+
+LOCAL_BASE_IMAGE = "local/debian-py:bookworm"  # built without a registry by .ci/docker-setup
+
+
+@pytest.fixture
+def model(make_project):
+    """``model(case, **config)``: fixture project ``case`` copied and initialised as model NAME."""
+
+    def make(case, **overrides):
+        return Model(make_project(case), case, **overrides)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    """A reachable Docker engine: skipped without one, except in CI, where that is a failure.
+
+    At the end, the tests' images are removed except the newest, whose parent
+    layers (torch above all) stay cached for the next run.
+    """
+    try:
+        import docker
+
+        client = docker.from_env(timeout=120)
+        client.ping()
+    except Exception as error:
+        message = f"Docker is not reachable ({error}); run .ci/docker-setup"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    yield client
+    built = sorted((created, tag) for tag, created in _our_tags(client).items())
+    for _, tag in built[:-1]:
+        client.images.remove(tag)
+    client.close()
+
+
+@pytest.fixture
+def docker(docker_engine, monkeypatch):
+    """The engine, with the locally built base image unless one is chosen; no container may outlive a test."""
+    from dynalab.isolation.docker_image import LABEL
+
+    if not os.environ.get("DYNALAB_DOCKER_BASE_IMAGE"):
+        monkeypatch.setenv("DYNALAB_DOCKER_BASE_IMAGE", LOCAL_BASE_IMAGE)
+    before = {c.id for c in docker_engine.containers.list(all=True, filters={"label": LABEL})}
+    yield docker_engine
+    left = [c for c in docker_engine.containers.list(all=True, filters={"label": LABEL}) if c.id not in before]
+    assert not left, f"containers left behind: {[c.name for c in left]}"
+
+
+def _our_tags(client):
+    """{tag: creation time} of the images the tests build (model NAME in dynalab-test/...)."""
+    from dynalab.isolation.docker_image import LABEL
+
+    return {
+        tag: image.attrs["Created"]
+        for image in client.images.list(filters={"label": f"{LABEL}={NAME}"})
+        for tag in image.tags
+        if tag.startswith("dynalab-test/")
+    }

@@ -1,0 +1,83 @@
+"""Set up a fixture project as a user would have it, and run the steps on it."""
+
+import hashlib
+import os
+from pathlib import Path
+
+from dynalab.config import save_config, validate_config
+from dynalab.errors import IntegratedTestFailed
+from dynalab.integrated_test import run_integrated_test
+from dynalab.packaging import build_archive
+from dynalab.project import Project
+from dynalab.task_definitions import write_packaged_copy
+from dynalab.tasks.registry import load_builtin
+
+NAME = "dynalab-selftest"  # images and containers of the tests carry this model name
+
+# Each fixture project's model config (beyond task, checkpoint and handler).
+CONFIGS = {
+    "example": {"model_files": ["labels.py", "vocab.json"]},
+    "contract-nli": {"model_files": ["rules.py", "labels.json"]},
+    "good-nli": {"model_files": ["labels.json"]},
+    "undeclared-import": {},
+    "network-at-load": {"model_files": ["url.txt"]},
+    "reads-excluded-file": {"exclude": ["data"]},
+    "slow-load": {"integrated_test": {"startup_timeout": 3}},
+    "memory-hog": {"integrated_test": {"docker": {"memory": "256m"}}},
+    "declared-requirement": {"requirements": True},
+    "setup-project": {"setup": True},
+    "batched-nli": {"batched": True},
+}
+
+
+class Model:
+    """A fixture project initialised as model NAME: config saved, task definition packaged."""
+
+    def __init__(self, root, case, **overrides):
+        self.root = Path(root)
+        self.project = Project(self.root)
+        raw = {"task": "nli", "checkpoint": "model.pt", "handler": "handler.py", **CONFIGS[case]}
+        for key, value in overrides.items():
+            if isinstance(value, dict) and isinstance(raw.get(key), dict):
+                value = {**raw[key], **value}
+            raw[key] = value
+        self.config = validate_config(self.project, raw, source="test config")
+        save_config(self.project, NAME, self.config)
+        self.definition = load_builtin("nli")
+        write_packaged_copy(self.project, self.definition)
+        self.output = []
+
+    @property
+    def log_path(self):
+        return self.project.logs_dir(NAME) / "integrated-test.log"
+
+    def package(self, force=False):
+        return build_archive(self.root, NAME, self.config, self.project.build_dir(NAME) / f"{NAME}.tar.gz", force=force)
+
+    def integrated_test(self, backend):
+        """The IntegratedResult of a pass; IntegratedTestFailed propagates."""
+        return run_integrated_test(self.root, NAME, self.config, backend, self.package(), self.log_path, out=self.output.append)
+
+    def integrated_failure(self, backend):
+        """The IntegratedTestFailed of a run that must fail."""
+        try:
+            result = self.integrated_test(backend)
+        except IntegratedTestFailed as error:
+            return error
+        raise AssertionError(f"expected the integrated test to fail, it passed: {result}\n" + "\n".join(self.output))
+
+    def local_test(self):
+        from dynalab.local_test import run_local_test
+
+        run_local_test(self.project, NAME, self.config, self.definition, self.project.logs_dir(NAME) / "local-test.log", out=self.output.append)
+
+
+def snapshot(root):
+    """{relative path: sha256} of every file outside .dynalab/: what must never change."""
+    files = {}
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if not (folder == str(root) and d == ".dynalab")]
+        for name in names:
+            path = Path(folder) / name
+            files[path.relative_to(root).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return files

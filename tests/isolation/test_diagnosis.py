@@ -1,0 +1,132 @@
+"""Diagnosis of a failed run, from what a run leaves behind (no process needed)."""
+
+import json
+
+import pytest
+
+from dynalab.isolation.diagnosis import diagnose
+from dynalab.isolation.outcome import RunOutcome
+
+ROOT, MODEL = "/sandbox/root", "/sandbox/model"
+CONFIG = {"task": "nli", "exclude": ["data"], "requirements": False, "integrated_test": {"startup_timeout": 30, "request_timeout": 5}}
+
+
+def outcome(*server_lines, events=(), exit_code=1, **fields):
+    run = RunOutcome("sandbox", exit_code=exit_code, rootpath=ROOT, model_dir=MODEL, **fields)
+    for line in server_lines:
+        run.add_line(line if line.startswith("launcher| ") else "server| " + line)
+    for event in events:
+        run.add_line("probe| " + json.dumps(event))
+    return run
+
+
+def load_failure(traceback):
+    message = traceback.strip().splitlines()[-1]
+    return {"event": "error", "stage": "load", "reason": "init_failed", "message": message, "traceback": traceback}
+
+
+@pytest.fixture
+def project(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "vocab.txt").write_text("a b c")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "my_model.py").write_text("")
+    (tmp_path / ".dynalab").mkdir()
+    (tmp_path / ".dynalab" / "notes.txt").write_text("")
+    return tmp_path
+
+
+def test_missing_module_names_the_distribution_and_requirements(project):
+    run = outcome(events=[load_failure("Traceback ...\nModuleNotFoundError: No module named 'sklearn.linear_model'")])
+    found = diagnose(run, project, CONFIG)
+    assert "'sklearn'" in found.cause
+    assert found.hint == "add scikit-learn to requirements.txt (and set `requirements: true` in the model config)"
+
+
+def test_missing_module_already_declared_drops_the_config_advice(project):
+    run = outcome(events=[load_failure("ModuleNotFoundError: No module named 'foo'")])
+    assert diagnose(run, project, {**CONFIG, "requirements": True}).hint == "add foo to requirements.txt"
+
+
+def test_missing_module_of_the_project_points_at_model_files(project):
+    run = outcome(events=[load_failure("ModuleNotFoundError: No module named 'my_model'")])
+    found = diagnose(run, project, CONFIG)
+    assert "src/my_model.py" in found.cause and "model_files" in found.hint
+
+
+@pytest.mark.parametrize(
+    "path, expected",
+    [
+        (f"{ROOT}/data/vocab.txt", "`exclude` entry 'data'"),
+        ("vocab.txt", "data/vocab.txt is left out of the package by `exclude` entry 'data'"),
+        (f"{ROOT}/.dynalab/notes.txt", "never packaged"),
+        (f"{ROOT}/weights/big.bin", "never in the project"),
+        ("/home/someone/weights.bin", "outside the package"),
+    ],
+)
+def test_missing_file_says_why_it_is_missing(project, path, expected):
+    line = f"FileNotFoundError: [Errno 2] No such file or directory: '{path}'"
+    found = diagnose(outcome(events=[load_failure(line)]), project, CONFIG)
+    assert expected in found.cause
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "urllib.error.URLError: <urlopen error [Errno -3] Temporary failure in name resolution>",
+        "socket.gaierror: [Errno -2] Name or service not known",
+        "OSError: [Errno 101] Network is unreachable",
+        "requests.exceptions.ConnectionError: HTTPSConnectionPool(host='hub.example', port=443): Max retries exceeded",
+    ],
+)
+def test_network_errors_say_there_is_no_network(project, line):
+    found = diagnose(outcome(events=[load_failure(f"Traceback ...\n{line}")]), project, CONFIG)
+    assert "network" in found.cause and "no network access" in found.hint
+
+
+def test_network_error_wrapped_in_another_exception_is_still_found(project):
+    traceback = (
+        "socket.gaierror: [Errno -3] Temporary failure in name resolution\n"
+        "During handling of the above exception, another exception occurred:\n"
+        "RuntimeError: could not load the tokenizer"
+    )
+    assert "no network access" in diagnose(outcome(events=[load_failure(traceback)]), project, CONFIG).hint
+
+
+def test_exit_137_names_the_memory_limit(project):
+    run = outcome("launcher| the model server was killed by signal 9 (SIGKILL)", exit_code=137, oom_killed=True, memory_limit="2g")
+    found = diagnose(run, project, CONFIG)
+    assert "out of memory" in found.cause and "2g" in found.cause
+    assert "integrated_test.docker.memory" in found.hint
+
+
+def test_memory_error_names_the_memory_limit(project):
+    run = outcome(events=[load_failure("Traceback ...\nMemoryError")], memory_limit="16g")
+    assert "out of memory" in diagnose(run, project, CONFIG).cause
+
+
+def test_request_timeout_names_its_setting(project):
+    event = {"event": "error", "stage": "datapoint", "reason": "request_timeout", "index": 0,
+             "message": "no answer from http://127.0.0.1:1 within 5s", "traceback": ""}
+    found = diagnose(outcome(events=[event]), project, CONFIG)
+    assert "within 5s" in found.cause and "integrated_test.request_timeout" in found.hint
+
+
+def test_a_hung_run_names_both_timeouts(project):
+    found = diagnose(outcome(timed_out=True, exit_code=-9), project, CONFIG)
+    assert "integrated_test.startup_timeout" in found.hint and "integrated_test.request_timeout" in found.hint
+
+
+def test_invalid_responses_name_the_field(project):
+    datapoint = {"event": "datapoint", "index": 0, "total": 3, "input": {"uid": "1"}, "response": {"id": "1"},
+                 "problems": [{"field": "label", "expected": "one of entailed, neutral, contradictory", "got": "missing", "hint": None}]}
+    done = {"event": "done", "passed": 2, "failed": 1, "total": 3}
+    found = diagnose(outcome(events=[datapoint, done]), project, CONFIG)
+    assert "1 of 3 responses are invalid" in found.cause and "label" in found.cause
+
+
+def test_unknown_failure_shows_the_server_exit_and_last_lines(project):
+    run = outcome("something odd", "launcher| the model server exited with status 7 before the test finished")
+    found = diagnose(run, project, CONFIG)
+    assert "exited with status 7" in found.cause
+    assert "server| something odd" in found.details

@@ -1,0 +1,3 @@
+import humanize
+
+LABEL = "neutral" if humanize.intcomma(1000) == "1,000" else "entailed"
