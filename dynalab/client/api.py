@@ -1,0 +1,250 @@
+"""Calls to a Dynabench-compatible evaluation server, and what its answers mean.
+
+Every HTTP failure is turned into a ``DynalabError`` here, in ``check_response``
+and ``send``, so the rest of the client never looks at status codes.
+"""
+
+import datetime
+import email.utils
+import os
+from urllib.parse import urlsplit
+
+import requests
+
+from dynalab.client.session import TIMEOUT, make_session
+from dynalab.errors import AuthError, ServerError, Throttled, UploadError, UsageError
+
+API_URL_ENV = "DYNALAB_API_URL"
+DEFAULT_API_URL = "http://127.0.0.1:8000"
+"""A server started with ``dynalab-server run`` on this machine."""
+
+LOGIN_AGAIN = "log in again: dynalab-cli login"
+
+
+def resolve_api_url(flag=None, config_value=None):
+    """The server address: ``flag`` > ``$DYNALAB_API_URL`` > ``config_value`` > the default.
+
+    Raises ``UsageError`` for an address that is not an http(s) URL.
+    """
+    for source, value in (
+        ("--api-url", flag),
+        (API_URL_ENV, os.environ.get(API_URL_ENV)),
+        ("config", config_value),
+        ("default", DEFAULT_API_URL),
+    ):
+        if value and str(value).strip():
+            url = str(value).strip().rstrip("/")
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise UsageError(
+                    f"server address {url!r} (from {source}) is not an http(s) URL",
+                    hint="e.g. http://127.0.0.1:8000 or https://api.dynabench.org",
+                )
+            return url
+    raise AssertionError("unreachable: the default is always set")
+
+
+def check_token(url, token, session=None):
+    """Check ``token`` against the server; raises ``AuthError`` if it is unknown."""
+    try:
+        bearer(url, token, session=session)
+    except AuthError:
+        raise AuthError(
+            f"the server at {url} does not accept this API token",
+            hint=f"copy the token again from {url}/generate_api_token, with no spaces around it",
+        ) from None
+
+
+def bearer(url, api_token, session=None):
+    """Exchange the long-lived API token for a short-lived bearer token."""
+    try:
+        response = send(
+            session, "GET", url, "/authenticate/refresh_from_api", params={"api_token": api_token}, timeout=TIMEOUT
+        )
+    except ServerError as error:
+        # The chained requests error quotes the URL, whose query holds the API token.
+        raise ServerError(str(error), hint=error.hint) from None
+    check_response(response, url)
+    token = _json(response, url).get("token")
+    if not isinstance(token, str) or not token:
+        raise ServerError(f"the server at {url} answered the login without a token", hint=_is_it_dynabench(url))
+    return token
+
+
+def fetch_tasks(url, session=None, timeout=TIMEOUT):
+    """The raw task list ``GET /tasks/submitable``: dicts with ``task_code``, ``config_yaml``, ..."""
+    response = send(session, "GET", url, "/tasks/submitable", timeout=timeout)
+    check_response(response, url)
+    tasks = _json(response, url)
+    if not isinstance(tasks, list):
+        raise ServerError(f"the server at {url} sent a task list that is not a list", hint=_is_it_dynabench(url))
+    return [task for task in tasks if isinstance(task, dict) and task.get("task_code")]
+
+
+def model_status(url, api_token, model_id, session=None):
+    """What the server knows of an uploaded model (``GET /models/<id>``), as a dict."""
+    headers = {"Authorization": f"Bearer {bearer(url, api_token, session=session)}"}
+    response = send(session, "GET", url, f"/models/{model_id}", headers=headers, timeout=TIMEOUT)
+    check_response(response, url)
+    return _json(response, url)
+
+
+def list_models(url, api_token, session=None):
+    """The models this token's user has uploaded (``GET /models``), newest first."""
+    headers = {"Authorization": f"Bearer {bearer(url, api_token, session=session)}"}
+    response = send(session, "GET", url, "/models", headers=headers, timeout=TIMEOUT)
+    check_response(response, url)
+    return _json(response, url)
+
+
+def send(session, method, url, path, **kwargs):
+    """``session.request`` on ``url + path``; an unreachable server is a ``ServerError``."""
+    session = session or make_session()
+    try:
+        return session.request(method, url + path, **kwargs)
+    except requests.ReadTimeout as error:
+        raise ServerError(
+            f"the evaluation server at {url} did not answer {method} {path} in time",
+            hint="it may be overloaded; try again later",
+        ) from error
+    except (requests.ConnectionError, requests.Timeout) as error:
+        raise ServerError(
+            f"cannot reach the evaluation server at {url} ({connection_failure(error)})",
+            hint=f"check the address (--api-url or {API_URL_ENV}) and that the server is running",
+        ) from error
+
+
+def check_response(response, url):
+    """Raise the ``DynalabError`` an unsuccessful answer means; return successful ones."""
+    status = response.status_code
+    if status < 400:
+        return response
+    detail = server_detail(response)
+    if status == 401:
+        raise AuthError(
+            f"the server at {url} rejected the API token: {LOGIN_AGAIN}",
+            hint=f"a token stops working when it is rotated; the current one is at {url}/generate_api_token",
+        )
+    if status == 429:
+        raise throttled(response, detail)
+    if status == 413:
+        raise UploadError(
+            f"the server at {url} refused the archive as too large: {detail or 'no reason given'}",
+            hint="exclude data the model does not need (`exclude` in the config)",
+        )
+    if status in (400, 422):
+        raise UploadError(f"the server at {url} refused the upload: {detail or 'no reason given'}")
+    if status == 404:
+        if detail in ("", "Not Found"):  # no such route: not the server we expect
+            # Without the query: it may hold the API token.
+            where = urlsplit(response.url)._replace(query="").geturl()
+            raise ServerError(f"{where} was not found (HTTP 404)", hint=_is_it_dynabench(url))
+        raise UsageError(f"the server at {url} says: {detail}")
+    if status >= 500:
+        raise ServerError(
+            f"the evaluation server at {url} failed (HTTP {status}{': ' + detail if detail else ''})",
+            hint="try again later; if it persists, tell the server's administrator",
+        )
+    raise ServerError(f"the server at {url} answered HTTP {status}: {detail or response.reason}")
+
+
+def throttled(response, detail):
+    """A ``Throttled`` error with the server's quota text and when the next slot opens.
+
+    ``retry_after`` (seconds) and ``next_slot`` (an aware UTC datetime) are set
+    when the server sent a ``Retry-After`` header.
+    """
+    seconds = retry_after_seconds(response.headers.get("Retry-After"))
+    message = detail or "upload quota reached"
+    hint = None
+    next_slot = None
+    if seconds is not None:
+        next_slot = _now() + datetime.timedelta(seconds=seconds)
+        hint = f"the next upload slot opens at {next_slot:%Y-%m-%d %H:%M} UTC (in {_duration(seconds)})"
+        if "next" not in message.lower():  # the server's text may already say when
+            message = f"{message}; {hint}"
+    error = Throttled(message, hint=hint)
+    error.retry_after = seconds
+    error.next_slot = next_slot
+    return error
+
+
+def retry_after_seconds(value):
+    """``Retry-After`` (delta-seconds or an HTTP date) as whole seconds from now, or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    return max(0, int((when - _now()).total_seconds()))
+
+
+def server_detail(response):
+    """The reason a server gave: FastAPI's ``{"detail": ...}``, or the start of the text."""
+    try:
+        body = response.json()
+    except ValueError:
+        return " ".join(response.text.split())[:300]
+    detail = body.get("detail", body) if isinstance(body, dict) else body
+    if isinstance(detail, dict):
+        detail = detail.get("message") or detail.get("detail") or detail
+    if isinstance(detail, list):
+        # FastAPI validation errors: [{"loc": [...], "msg": ...}, ...]
+        detail = "; ".join(_validation_error(item) for item in detail)
+    return str(detail)
+
+
+def _validation_error(item):
+    if not isinstance(item, dict):
+        return str(item)
+    return f"{'.'.join(str(part) for part in item.get('loc', []))}: {item.get('msg')}"
+
+
+def _json(response, url):
+    try:
+        return response.json()
+    except ValueError:
+        raise ServerError(f"the server at {url} sent an answer that is not JSON", hint=_is_it_dynabench(url)) from None
+
+
+def _is_it_dynabench(url):
+    return f"is {url} a Dynabench-compatible evaluation server (`dynalab-server run`)?"
+
+
+def connection_failure(error):
+    """A short reason for a failed connection: "connection refused", "connection reset by peer"...
+
+    requests wraps urllib3's error, which wraps the socket's; the socket's
+    ``strerror`` is the readable part.
+    """
+    chain, todo = [], [error]
+    while todo and len(chain) < 20:
+        current = todo.pop(0)
+        if not isinstance(current, BaseException) or any(current is seen for seen in chain):
+            continue
+        chain.append(current)
+        todo += [arg for arg in current.args if isinstance(arg, BaseException)]
+        todo += [getattr(current, "reason", None), current.__cause__, current.__context__]
+    for cause in reversed(chain):
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror[:1].lower() + cause.strerror[1:]
+    text = str(chain[-1])
+    return text.split(": ")[-1][:200] or type(error).__name__
+
+
+def _duration(seconds):
+    minutes = (seconds + 59) // 60
+    hours, minutes = divmod(minutes, 60)
+    if hours and minutes:
+        return f"{hours} h {minutes} min"
+    return f"{hours} h" if hours else f"{minutes} min"
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc)

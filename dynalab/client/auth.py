@@ -1,0 +1,151 @@
+"""Where the API token comes from, and the file it is kept in.
+
+The token is looked for in a fixed order, the first found wins:
+
+1. ``--token T`` on the command line;
+2. ``--token-stdin``: the first line of standard input (keeps it out of ``ps``
+   and shell history in CI);
+3. the environment variable ``DYNALAB_API_TOKEN``;
+4. ``~/.dynalab/secrets.json`` (``{"api_token": ...}``, the original tool's
+   file), written by ``dynalab-cli login``;
+5. a prompt, only when a person is at a terminal.
+
+With no terminal, a missing token is an ``AuthError`` listing these options,
+never a prompt that hangs CI. The token itself is never printed: only its
+source is named in messages.
+"""
+
+import json
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+from dynalab import prompts
+from dynalab.errors import AuthError
+
+TOKEN_ENV = "DYNALAB_API_TOKEN"
+HOME_ENV = "DYNALAB_HOME"
+"""Replaces the home directory, for tests and for shared machines."""
+
+HOW_TO_GIVE_A_TOKEN = (
+    "pass --token TOKEN or --token-stdin, set DYNALAB_API_TOKEN, "
+    "or run `dynalab-cli login` on a terminal"
+)
+
+
+class Credential(NamedTuple):
+    """An API token and where it was found (for messages)."""
+
+    token: str
+    source: str
+
+    def __repr__(self):
+        # Tracebacks and debug output show the source, never the secret.
+        return f"Credential(token=<hidden>, source={self.source!r})"
+
+
+def secrets_path():
+    """``~/.dynalab/secrets.json``, or under ``$DYNALAB_HOME`` when set."""
+    home = os.environ.get(HOME_ENV) or os.path.expanduser("~")
+    return Path(home) / ".dynalab" / "secrets.json"
+
+
+def resolve_token(token=None, token_stdin=False, stdin=None, use_saved=True, prompt=None):
+    """The API token to use, as a ``Credential``, following the order above.
+
+    ``prompt`` is a callable returning a token, called only when nothing else
+    gave one and a person is at a terminal. ``use_saved=False`` skips the
+    secrets file (``login`` wants a new token, not the one it would replace).
+    Raises ``AuthError`` when no token is found.
+    """
+    if token is not None:
+        return Credential(_nonempty(token, "--token"), "--token")
+    if token_stdin:
+        line = (stdin or sys.stdin).readline()
+        return Credential(_nonempty(line, "--token-stdin (standard input)"), "standard input")
+    if os.environ.get(TOKEN_ENV, "").strip():
+        return Credential(os.environ[TOKEN_ENV].strip(), TOKEN_ENV)
+    if use_saved:
+        saved = load_saved_token()
+        if saved:
+            return Credential(saved, str(secrets_path()))
+    if prompt is not None and prompts.interactive():
+        return Credential(_nonempty(prompt(), "the prompt"), "the prompt")
+    raise AuthError("no API token: not logged in", hint=HOW_TO_GIVE_A_TOKEN)
+
+
+def load_saved_token():
+    """The token saved by ``login``, or None when there is none."""
+    path = secrets_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        raise AuthError(f"cannot read {path}: {error}", hint="delete it and run `dynalab-cli login` again")
+    token = data.get("api_token") if isinstance(data, dict) else None
+    return token.strip() if isinstance(token, str) and token.strip() else None
+
+
+def save_token(token):
+    """Save ``token`` in the secrets file (mode 0600); return the file's path.
+
+    Other keys already in the file are kept, as the original tool did. The file
+    is written beside its target and renamed over it, so a crash never leaves
+    it half-written; it is created 0600, so it is never readable by others,
+    not even for a moment.
+    """
+    path = secrets_path()
+    data = _read_other_keys(path)
+    data["api_token"] = token
+    _write_private(path, json.dumps(data, indent=2) + "\n")
+    return path
+
+
+def delete_token():
+    """Forget the saved token (``logout``); True if there was one."""
+    path = secrets_path()
+    data = _read_other_keys(path)
+    had_token = bool(data.pop("api_token", None))
+    if data:
+        _write_private(path, json.dumps(data, indent=2) + "\n")
+    elif path.exists():
+        path.unlink()
+    return had_token
+
+
+def _read_other_keys(path):
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_private(path, text):
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    # O_EXCL: a fresh file, never one (or a link) that was already there.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        # os.open's mode is filtered by the umask, which can only narrow it;
+        # fchmod makes it exactly 0600 whatever the umask is.
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _nonempty(value, source):
+    value = (value or "").strip()
+    if not value:
+        raise AuthError(f"the API token from {source} is empty", hint=HOW_TO_GIVE_A_TOKEN)
+    return value

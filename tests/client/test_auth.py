@@ -1,0 +1,103 @@
+"""Where the API token comes from, and how it is kept."""
+
+import io
+import json
+import os
+import stat
+
+import pytest
+
+from dynalab.client import auth
+from dynalab.client.api import DEFAULT_API_URL, resolve_api_url
+from dynalab.errors import AuthError, UsageError
+
+
+def mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_without_a_token_and_without_a_terminal_the_error_lists_every_way_to_give_one():
+    asked = []
+    with pytest.raises(AuthError) as caught:
+        auth.resolve_token(prompt=lambda: asked.append(1) or "never")
+    text = f"{caught.value} {caught.value.hint}"
+    for option in ("--token", "--token-stdin", "DYNALAB_API_TOKEN", "dynalab-cli login"):
+        assert option in text
+    assert asked == []  # no prompt without a terminal
+
+
+def test_sources_are_tried_in_a_fixed_order(monkeypatch):
+    auth.save_token("from-file")
+    assert auth.resolve_token() == ("from-file", str(auth.secrets_path()))
+    monkeypatch.setenv("DYNALAB_API_TOKEN", "from-env")
+    assert auth.resolve_token() == ("from-env", "DYNALAB_API_TOKEN")
+    assert auth.resolve_token(token_stdin=True, stdin=io.StringIO("from-stdin\n")).token == "from-stdin"
+    assert auth.resolve_token(token="from-flag", token_stdin=True, stdin=io.StringIO("x")).token == "from-flag"
+
+
+def test_an_empty_token_is_an_error_not_a_login(monkeypatch):
+    with pytest.raises(AuthError, match="empty"):
+        auth.resolve_token(token_stdin=True, stdin=io.StringIO("\n"))
+
+
+def test_the_prompt_is_used_only_on_a_terminal(monkeypatch):
+    monkeypatch.setattr("dynalab.prompts.interactive", lambda: True)
+    assert auth.resolve_token(prompt=lambda: "  typed \n") == ("typed", "the prompt")
+
+
+def test_the_token_is_never_shown_in_a_repr():
+    credential = auth.resolve_token(token="s3cret-value")
+    assert "s3cret-value" not in repr(credential)
+
+
+def test_saved_token_file_is_private_even_with_a_permissive_umask(clean_environment):
+    old = os.umask(0)
+    try:
+        path = auth.save_token("tok")
+    finally:
+        os.umask(old)
+    assert path == clean_environment / ".dynalab" / "secrets.json"
+    assert mode(path) == 0o600
+    assert json.loads(path.read_text()) == {"api_token": "tok"}
+
+
+def test_saving_replaces_a_readable_file_with_a_private_one():
+    path = auth.secrets_path()
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"api_token": "old", "other": 1}))
+    os.chmod(path, 0o644)
+    auth.save_token("new")
+    assert mode(path) == 0o600
+    assert json.loads(path.read_text()) == {"api_token": "new", "other": 1}
+    assert [p.name for p in path.parent.iterdir()] == ["secrets.json"]  # no temporary file left
+
+
+def test_logout_removes_the_token_and_keeps_other_settings():
+    path = auth.save_token("tok")
+    assert auth.delete_token() is True
+    assert not path.exists()
+    assert auth.delete_token() is False
+
+    path.write_text(json.dumps({"api_token": "tok", "other": 1}))
+    auth.delete_token()
+    assert json.loads(path.read_text()) == {"other": 1}
+    assert auth.load_saved_token() is None
+
+
+def test_a_damaged_secrets_file_says_what_to_do():
+    path = auth.secrets_path()
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json")
+    with pytest.raises(AuthError, match="cannot read") as caught:
+        auth.resolve_token()
+    assert "login" in caught.value.hint
+
+
+def test_server_address_flag_then_environment_then_config_then_default(monkeypatch):
+    assert resolve_api_url() == DEFAULT_API_URL == "http://127.0.0.1:8000"
+    assert resolve_api_url(config_value="https://config.example/") == "https://config.example"
+    monkeypatch.setenv("DYNALAB_API_URL", "http://env.example:9000")
+    assert resolve_api_url(config_value="https://config.example") == "http://env.example:9000"
+    assert resolve_api_url("http://flag.example", "https://config.example") == "http://flag.example"
+    with pytest.raises(UsageError, match="not an http"):
+        resolve_api_url("ftp://nope")
