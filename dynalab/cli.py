@@ -1,6 +1,8 @@
 """``dynalab-cli``: the one place where errors become messages and exit codes."""
 
+import difflib
 import os
+import re
 import sys
 import traceback
 
@@ -8,7 +10,7 @@ from invoke import Program
 from invoke.exceptions import ParseError
 
 import dynalab
-from dynalab.errors import DEBUG_ENV, EXIT_CODES, DynalabError, UsageError, debugging, user_message
+from dynalab.errors import DEBUG_ENV, EXIT_CODES, DynalabError, Interrupted, UsageError, debugging, user_message
 
 
 SHOWN_CORE_OPTIONS = ("--help", "--version", "--list", "--complete", "--print-completion-script")
@@ -49,13 +51,42 @@ class DynalabProgram(Program):
         try:
             super().parse_core(argv)
         except ParseError as error:
-            raise UsageError(str(error), hint="see `dynalab-cli --help`") from error
+            raise self._usage_error(error) from None
 
     def parse_tasks(self):
         try:
             super().parse_tasks()
         except ParseError as error:
-            raise UsageError(str(error), hint="see `dynalab-cli --help` or `dynalab-cli TASK --help`") from error
+            raise self._usage_error(error) from None
+
+    def execute(self):
+        # invoke turns Ctrl-C into exit code 1; ours is 130, as shells expect.
+        try:
+            super().execute()
+        except KeyboardInterrupt:
+            raise Interrupted("interrupted") from None
+
+    def _usage_error(self, error):
+        """invoke's parse error, in words a user of dynalab-cli knows."""
+        text = str(error)
+        needs_value = re.search(r"Flag <Argument: ([\w-]+)", text)
+        if needs_value:
+            flag = "--" + needs_value.group(1).replace("_", "-")
+            return UsageError(f"{flag} needs a value", hint="see `dynalab-cli STEP --help`")
+        unknown = re.search(r"No idea what '(.+)' is", text)
+        if unknown:
+            word = unknown.group(1)
+            close = difflib.get_close_matches(word, self._known_words(), n=1)
+            suggestion = f"; did you mean {close[0]!r}?" if close else ""
+            return UsageError(f"unknown flag or step {word!r}{suggestion}", hint="see `dynalab-cli --help` or `dynalab-cli STEP --help`")
+        return UsageError(text, hint="see `dynalab-cli --help` or `dynalab-cli STEP --help`")
+
+    def _known_words(self):
+        words = list(self.namespace.task_names)
+        for name in self.namespace.task_names:
+            for argument in self.namespace[name].get_arguments():
+                words.extend(f"--{n}" if len(n) > 1 else f"-{n}" for n in argument.names)
+        return words
 
 
 def build_program():
@@ -67,6 +98,8 @@ def build_program():
 def main(argv=None):
     """Run the command line; exits with the code of the error class (see README)."""
     argv = list(sys.argv if argv is None else argv)
+    # Progress lines must show as they happen, also when piped to a CI log.
+    sys.stdout.reconfigure(line_buffering=True)
     # --debug may go anywhere on the line, as users expect; invoke would take it as its own.
     debug = "--debug" in argv[1:] or debugging()
     argv = [argv[0]] + [arg for arg in argv[1:] if arg != "--debug"]

@@ -7,6 +7,8 @@ migrated to YAML, and kept.
 """
 
 import json
+import re
+from pathlib import PurePosixPath
 
 import cerberus
 import yaml
@@ -33,7 +35,7 @@ def load_config(project, name, check_paths=True):
         raise UsageError(
             f"model {name!r} is not initialised in {project.root}"
             + (f" (initialised: {', '.join(known)})" if known else ""),
-            hint=f"run `dynalab-cli init -n {name}` from your project's root",
+            hint=project.run_from_root_hint() or f"run `dynalab-cli init -n {name}` from your project's root",
         )
     raw = read_yaml(path)
     return validate_config(project, raw, source=project.relative(path), check_paths=check_paths)
@@ -42,6 +44,8 @@ def load_config(project, name, check_paths=True):
 def read_yaml(path):
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {error.start})", hint="save the file as UTF-8")
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
@@ -64,7 +68,8 @@ def validate_config(project, raw, source, check_paths=True):
         rules = field_rules(field)
         dotted = ".".join(str(p) for p in field)
         shown = f" = {value!r}" if value is not _MISSING else ""
-        more = f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})" if len(problems) > 1 else ""
+        others = ", ".join(f"`{'.'.join(str(p) for p in path)}`: {text}" for path, text in problems[1:])
+        more = f"; also {others}" if others else ""
         if rules is None:
             fix = f"remove `{dotted}` or check its spelling; known fields: {', '.join(FIELDS)}"
         else:
@@ -77,17 +82,33 @@ def validate_config(project, raw, source, check_paths=True):
 
 
 def check_config_paths(project, config, source):
-    """Every path must exist inside the root, and no file the model needs may be excluded."""
+    """Every path must be relative and exist inside the root; the model's files must
+    be files with distinct names (they are placed side by side), and none excluded."""
     needed = {}
+    named = [(field, config[field]) for field in PATH_FIELDS]
+    named += [(f"model_files[{index}]", entry) for index, entry in enumerate(config["model_files"])]
+    for field, entry in named:
+        needed[entry] = _relative_inside(project, entry, field, source)
     for field in PATH_FIELDS:
-        needed[config[field]] = project.inside(config[field], field, source)
-    for index, entry in enumerate(config["model_files"]):
-        needed[entry] = project.inside(entry, f"model_files[{index}]", source)
+        if not needed[config[field]].is_file():
+            raise ConfigError(
+                f"{source}: `{field}` = {config[field]!r} is not a file",
+                hint="name the file itself" + (" (a folder of weights can go in `model_files`)" if field == "checkpoint" else ""),
+            )
+    placed = {}
+    for field, entry in named:
+        bare = PurePosixPath(entry).name
+        if bare in placed and placed[bare] != entry:
+            raise ConfigError(
+                f"{source}: `{field}` = {entry!r} and {placed[bare]!r} would both be placed next to the handler as {bare!r}",
+                hint="rename one of them: model files are flattened into one folder",
+            )
+        placed[bare] = entry
     if config.get("task_file"):
-        project.inside(config["task_file"], "task_file", source)
+        _relative_inside(project, config["task_file"], "task_file", source)
     for index, entry in enumerate(config["exclude"]):
         excluded = (project.root / entry).resolve()
-        if project.root not in excluded.parents:
+        if PurePosixPath(entry).is_absolute() or project.root not in excluded.parents:
             raise ConfigError(
                 f"{source}: `exclude[{index}]` = {entry!r} is not inside the project root",
                 hint="list paths relative to the project root",
@@ -100,6 +121,16 @@ def check_config_paths(project, config, source):
                 )
 
 
+def _relative_inside(project, entry, field, source):
+    resolved = project.inside(entry, field, source)
+    if PurePosixPath(entry).is_absolute():
+        raise ConfigError(
+            f"{source}: `{field}` = {entry!r} is an absolute path",
+            hint=f"use the path relative to the project root: {project.relative(entry)}",
+        )
+    return resolved
+
+
 def save_config(project, name, config):
     """Write the config as commented YAML, atomically."""
     lines = [HEADER.format(name=name)]
@@ -109,6 +140,37 @@ def save_config(project, name, config):
         lines.append(f"\n# {rules['description']}\n")
         lines.append(yaml.safe_dump({field: config[field]}, sort_keys=False, allow_unicode=True))
     atomic_write_text(project.config_path(name), "".join(lines))
+
+
+def update_config_fields(path, changes):
+    """Rewrite only the top-level ``changes`` in the YAML file at ``path``, keeping
+    every other line, comments included; write atomically.
+
+    A field written in a layout this line-based edit cannot follow (e.g. a flow
+    mapping spread over lines) makes the whole file be rewritten instead.
+    """
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    for field, value in changes.items():
+        block = yaml.safe_dump({field: value}, sort_keys=False, allow_unicode=True).splitlines(keepends=True)
+        start = next((i for i, line in enumerate(lines) if re.match(rf"{re.escape(field)}\s*:", line)), None)
+        if start is None:
+            if lines and not lines[-1].endswith("\n"):
+                lines[-1] += "\n"
+            lines.extend(block)
+            continue
+        end = start + 1
+        while end < len(lines) and (lines[end].startswith((" ", "\t", "- ")) or lines[end].rstrip("\n") == "-"):
+            end += 1
+        lines[start:end] = block
+    text = "".join(lines)
+    try:
+        edited = yaml.safe_load(text) or {}
+    except yaml.YAMLError:
+        edited = {}
+    if not isinstance(edited, dict) or any(edited.get(field) != value for field, value in changes.items()):
+        current = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        text = yaml.safe_dump({**current, **changes}, sort_keys=False, allow_unicode=True)
+    atomic_write_text(path, text)
 
 
 def migrate_legacy_config(project, name, check_paths=True):

@@ -84,6 +84,12 @@ class ServerError(DynalabError):
     exit_code = 8
 
 
+class Interrupted(DynalabError):
+    """Raised when the user stops a command (Ctrl-C, or end of input at a prompt)."""
+
+    exit_code = 130
+
+
 EXIT_CODES = {
     0: "success (or skipped: nothing changed since the last pass)",
     1: "internal error (a bug in Dynalab: please report it with --debug output)",

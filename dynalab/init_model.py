@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 from dynalab import prompts
-from dynalab.config import load_config, read_yaml, save_config, validate_config
+from dynalab.config import load_config, read_yaml, save_config, update_config_fields, validate_config
 from dynalab.errors import ConfigError, UsageError
 from dynalab.project import check_model_name
 from dynalab.task_definitions import known_tasks, resolve_task_definition, write_packaged_copy
@@ -54,9 +54,14 @@ def init_model(project, name, *, task=None, checkpoint=None, handler=None, requi
         tasks = known_tasks(project)
         task = prompts.choose("Which task is the model for?", list(tasks), tasks)
     if checkpoint is None and asking:
-        checkpoint = prompts.ask("Path to the model checkpoint (relative to the project root)")
+        checkpoint = _ask_path(project, "Path to the model checkpoint (relative to the project root)",
+                               lambda path: path.is_file(), "is not a file")
     if handler is None and asking:
-        handler = prompts.ask(f"Path to the handler (press enter to create a template handler at ./{DEFAULT_HANDLER})") or None
+        template_note = "" if (project.root / DEFAULT_HANDLER).exists() else " to create a template handler"
+        handler = _ask_path(
+            project, f"Path to the handler (press enter{template_note} for ./{DEFAULT_HANDLER})",
+            lambda path: path.suffix == ".py" and not path.is_dir(), "is not a .py file", optional=True,
+        ) or None
     missing = [flag for flag, value in (("-t/--task TASK", task), ("--model-checkpoint PATH", checkpoint)) if not value]
     if missing:
         raise UsageError(
@@ -71,14 +76,17 @@ def init_model(project, name, *, task=None, checkpoint=None, handler=None, requi
     if exclude is None and asking:
         exclude = split_list(prompts.ask("Files or folders to exclude, comma separated (enter for none)", default=""))
 
+    checkpoint, handler = _relative(project, checkpoint), _relative(project, handler)
+    model_files = [_relative(project, entry) for entry in model_files or []]
+    exclude = [_relative(project, entry) for entry in exclude or []]
     raw = {
         "task": task,
         "checkpoint": checkpoint,
         "handler": handler,
         "requirements": bool(requirements),
         "setup": bool(setup),
-        "model_files": model_files or [],
-        "exclude": exclude or [],
+        "model_files": model_files,
+        "exclude": exclude,
     }
     source = f"init -n {name}"
     config = validate_config(project, raw, source=source, check_paths=False)
@@ -94,6 +102,7 @@ def init_model(project, name, *, task=None, checkpoint=None, handler=None, requi
         raise
     write_packaged_copy(project, definition)
     save_config(project, name, config)
+    _warn_missing_excludes(project, config, out)
     if created_handler:
         out(f"Created a handler from the template at {handler}: complete its TODO blocks.")
     out(f"Initialised model {name!r} for task {task!r}: config at {project.relative(project.config_path(name))}")
@@ -108,6 +117,12 @@ def amend_model(project, name, changes, out=print):
     path = project.config_path(name)
     source = project.relative(path)
     changes = {field: value for field, value in changes.items() if value is not None}
+    for field in ("checkpoint", "handler"):
+        if field in changes:
+            changes[field] = _relative(project, changes[field])
+    for field in ("model_files", "exclude"):
+        if field in changes:
+            changes[field] = [_relative(project, entry) for entry in changes[field]]
     if not changes:
         if not prompts.interactive():
             raise UsageError(
@@ -118,7 +133,8 @@ def amend_model(project, name, changes, out=print):
     config = validate_config(project, {**current, **changes}, source=source)
     if "task" in changes or "task_file" in changes:
         write_packaged_copy(project, resolve_task_definition(project, config, source))
-    save_config(project, name, config)
+    update_config_fields(path, {field: config[field] for field in changes})
+    _warn_missing_excludes(project, config, out)
     out(f"Updated {', '.join(sorted(changes))} in {source}")
     return config
 
@@ -171,6 +187,38 @@ def create_handler(project, handler, task, name):
     with open(path, "x", encoding="utf-8") as f:
         f.write(string.Template(template).safe_substitute(task=task, name=name))
     return path
+
+
+def _relative(project, value):
+    """A path typed as absolute but inside the root, made relative (configs travel with the project)."""
+    if value and os.path.isabs(value):
+        path = Path(value)
+        if path.resolve() == project.root or project.root in path.resolve().parents:
+            return project.relative(path)
+    return value
+
+
+def _ask_path(project, question, acceptable, problem, optional=False):
+    """Ask for a path until it exists inside the root and passes ``acceptable``."""
+    while True:
+        answer = prompts.ask(question)
+        if not answer and optional:
+            return ""
+        path = project.root / answer if answer else None
+        if path is None or not path.exists():
+            print(f"{answer!r} does not exist under {project.root}." if answer else "A path is needed.")
+        elif not acceptable(path):
+            print(f"{answer!r} {problem}.")
+        elif path.resolve() != project.root and project.root not in path.resolve().parents:
+            print(f"{answer!r} is outside the project root {project.root}.")
+        else:
+            return _relative(project, answer)
+
+
+def _warn_missing_excludes(project, config, out):
+    for entry in config["exclude"]:
+        if not os.path.lexists(project.root / entry):
+            out(f"note: exclude entry {entry!r} matches nothing in {project.root} (a typo?)")
 
 
 def _optional_install(project, filename, value, asking, flag, out):

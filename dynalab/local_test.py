@@ -6,6 +6,7 @@ fatal to the CLI. The child (``dynalab.runtime.local_runner``) reports what
 happens as events on a pipe; this module turns them into output and a verdict.
 """
 
+import importlib
 import json
 import os
 import subprocess
@@ -14,9 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from dynalab.errors import LocalTestFailed
-from dynalab.runtime.model_dir import prepare_model_dir
-from dynalab.runtime.protocol import read_events
+from dynalab.errors import ConfigError, LocalTestFailed
+from dynalab.runtime.model_dir import ModelDirError, prepare_model_dir
+from dynalab.runtime.protocol import iter_events
 from dynalab.size_check import warn_if_too_big
 
 LOG_TAIL_LINES = 25
@@ -28,14 +29,13 @@ def run_local_test(project, name, config, definition, log_path, out=print):
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"dynalab-local-{name}-") as tmp:
         model_dir = Path(tmp) / "model"
-        prepare_model_dir(
-            model_dir,
-            str(project.root),
-            config["handler"],
-            config["checkpoint"],
-            config["model_files"],
-            mode="symlink",
-        )
+        try:
+            prepare_model_dir(
+                model_dir, str(project.root), config["handler"], config["checkpoint"], config["model_files"],
+                mode="symlink",
+            )
+        except ModelDirError as error:
+            raise ConfigError(f"{project.relative(project.config_path(name))}: {error}") from None
         spec_path = Path(tmp) / "spec.json"
         spec = {
             "model_name": name,
@@ -49,8 +49,11 @@ def run_local_test(project, name, config, definition, log_path, out=print):
             "batch_size": 1,
         }
         spec_path.write_text(json.dumps(spec), encoding="utf-8")
+        # Tracebacks name the user's files, not their temporary links in the model dir.
+        placed = {str(model_dir / Path(entry).name): entry
+                  for entry in [config["handler"], config["checkpoint"], *config["model_files"]]}
         with open(log_path, "w", encoding="utf-8") as log:
-            report = _run_child(spec_path, model_dir, log, out)
+            report = _run_child(spec_path, model_dir, log, lambda line: out(_user_paths(line, placed)))
     if report.error or report.failed or not report.finished:
         raise LocalTestFailed(report.summary(log_path), hint=report.hint)
     out(f"Local test passed ({report.passed} of {report.total} mock inputs, {report.seconds:.1f}s)")
@@ -100,7 +103,7 @@ def _run_child(spec_path, model_dir, log, out):
     report = Report()
     try:
         with os.fdopen(read_fd, "r", encoding="utf-8") as events:
-            for event in read_events(events):
+            for event in iter_events(events):
                 _show(event, report, out)
     finally:
         report.exit_code = child.wait()
@@ -126,7 +129,7 @@ def _show(event, report, out):
         report.error = event
         out(f"Error in {event.get('stage', 'handler')}: {event.get('message', '')}")
         if event.get("traceback"):
-            out(event["traceback"].rstrip())
+            out(user_traceback(event["traceback"]))
         report.hint = event.get("hint") or report.hint
     elif kind == "done":
         report.finished = True
@@ -148,6 +151,29 @@ def _show_datapoint(event, report, out):
         if problem.get("hint"):
             out(f"      hint: {problem['hint']}")
             report.hint = report.hint or problem["hint"]
+
+
+NOT_USER_CODE = (str(Path(__file__).resolve().parent), os.path.dirname(importlib.__file__), "<frozen")
+
+
+def user_traceback(text):
+    """A traceback without the frames of Dynalab's runner and of importlib."""
+    kept, frame_kept = [], True
+    for line in text.rstrip().splitlines():
+        if line.startswith('  File "'):
+            filename = line.split('"')[1]
+            frame_kept = not filename.startswith(NOT_USER_CODE)
+        elif not line.startswith("    "):
+            frame_kept = True
+        if frame_kept:
+            kept.append(line)
+    return "\n".join(kept)
+
+
+def _user_paths(line, placed):
+    for temporary, original in placed.items():
+        line = line.replace(temporary, original)
+    return line
 
 
 def _short(value, limit=300):

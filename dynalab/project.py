@@ -83,11 +83,18 @@ class Project:
         if not names:
             raise UsageError(
                 f"no model is initialised in {self.root}",
-                hint="run `dynalab-cli init -n NAME` from your project's root first",
+                hint=self.run_from_root_hint() or "run `dynalab-cli init -n NAME` from your project's root first",
             )
         raise UsageError(
             f"several models are initialised here ({', '.join(names)}): say which with -n NAME"
         )
+
+    def run_from_root_hint(self):
+        """When run from inside an initialised project's subfolder: where to run from."""
+        for parent in self.root.parents:
+            if Project(parent).model_names():
+                return f"run dynalab-cli from the project's root: cd {parent}"
+        return None
 
     def inside(self, relative_path, field, source):
         """The absolute path of ``relative_path``, which must exist inside the root.

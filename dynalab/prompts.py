@@ -7,6 +7,8 @@ would have asked for is an error that names the flag to pass instead.
 import os
 import sys
 
+from dynalab.errors import Interrupted
+
 TRUTHY = ("1", "true", "yes")
 
 
@@ -18,17 +20,25 @@ def interactive():
     return stdin is not None and stdin.isatty()
 
 
+def _read(prompt):
+    try:
+        return input(prompt)
+    except EOFError:
+        print()
+        raise Interrupted("cancelled: no answer (end of input)") from None
+
+
 def ask(question, default=None):
     """A line of text; empty input takes ``default``."""
     suffix = f" [{default}]" if default not in (None, "") else ""
-    answer = input(f"{question}{suffix}: ").strip()
+    answer = _read(f"{question}{suffix}: ").strip()
     return answer or (default or "")
 
 
 def confirm(question, default=True):
     choices = "Y/n" if default else "y/N"
     while True:
-        answer = input(f"{question} [{choices}] ").strip().lower()
+        answer = _read(f"{question} [{choices}] ").strip().lower()
         if not answer:
             return default
         if answer in ("y", "yes"):
@@ -45,7 +55,7 @@ def choose(question, options, descriptions=None):
         extra = f" - {descriptions[option]}" if descriptions and option in descriptions else ""
         print(f"  {number}. {option}{extra}")
     while True:
-        answer = input(f"Enter a number (1-{len(options)}) or a name: ").strip()
+        answer = _read(f"Enter a number (1-{len(options)}) or a name: ").strip()
         if answer in options:
             return answer
         if answer.isdigit() and 1 <= int(answer) <= len(options):

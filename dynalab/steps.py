@@ -11,6 +11,8 @@ import platform
 
 import dynalab
 from dynalab.config import load_config
+from dynalab.config_schema import BACKENDS
+from dynalab.errors import UsageError
 from dynalab.fingerprint import HashCache, fingerprint
 from dynalab.state import State
 from dynalab.task_definitions import resolve_task_definition, write_packaged_copy
@@ -41,7 +43,7 @@ def local_test(project, name, force=False, out=print):
     key = fingerprint(local_test_inputs(model))
     record = model.state.passed(LOCAL_TEST, key)
     if record and not force:
-        out(f"Local test skipped: nothing changed since it passed at {record['finished_at']} (--force reruns it)")
+        _say_once(out, f"Local test skipped: nothing changed since it passed at {record['finished_at']} (--force reruns it)")
         return model
     from dynalab.local_test import run_local_test
 
@@ -90,6 +92,8 @@ def package(project, name, force=False, out=print):
 
 def integrated_test(project, name, backend=None, force=False, out=print):
     """Run the local test, package, then the integrated test unless cached; returns (model, archive)."""
+    if backend is not None and backend not in BACKENDS:
+        raise UsageError(f"unknown backend {backend!r}", hint=f"use --backend {' or --backend '.join(BACKENDS)}")
     local_test(project, name, out=out)
     model, archive = package(project, name, out=out)
     settings = model.config["integrated_test"]
@@ -99,9 +103,10 @@ def integrated_test(project, name, backend=None, force=False, out=print):
     )
     record = model.state.passed(INTEGRATED_TEST, key)
     if record and not force:
-        out(
+        _say_once(
+            out,
             f"Integrated test skipped: package {archive.sha256[:12]} passed on {backend} "
-            f"at {record['finished_at']} (--force reruns it)"
+            f"at {record['finished_at']} (--force reruns it)",
         )
         return model, archive
     from dynalab.integrated_test import run_integrated_test
@@ -112,6 +117,16 @@ def integrated_test(project, name, backend=None, force=False, out=print):
             project.root, model.name, model.config, backend, archive, model.log_path(INTEGRATED_TEST), out=out
         )
     return model, archive
+
+
+_said = set()
+
+
+def _say_once(out, line):
+    # Chained steps re-check the steps they depend on: say each "skipped" once per command.
+    if line not in _said:
+        _said.add(line)
+        out(line)
 
 
 def _installed_version(distribution):
@@ -135,20 +150,20 @@ def upload(project, name, api_url=None, backend=None, force=False, progress=True
             f"package {archive.sha256[:12]} of {model.name!r} has not passed the integrated test",
             hint=f"run `dynalab-cli test -n {model.name}` first",
         )
-    earlier = was_uploaded(model.state.uploads, archive.sha256)
+    url = api.resolve_api_url(api_url, model.config.get("api_url"))
+    earlier = was_uploaded([r for r in model.state.uploads if r.get("api_url") == url], archive.sha256)
     if earlier and not force:
         out(
-            f"Upload skipped: this exact package was uploaded at {earlier.get('uploaded_at')} "
+            f"Upload skipped: this exact package was uploaded to {url} at {earlier.get('uploaded_at')} "
             f"as model {earlier.get('model_id')} (--force uploads it again, using quota)"
         )
         return earlier
-    url = api.resolve_api_url(api_url, model.config.get("api_url"))
     credential = auth.resolve_token()
     out(f"Uploading {model.name!r} ({archive.size} bytes) to {url}")
     receipt = send(url, credential.token, model.name, model.config["task"], archive.path, progress=progress,
                    root=project.root, sha256=archive.sha256, out=out)
-    model.state.add_upload(receipt.as_record())
+    model.state.add_upload({**receipt.as_record(), "api_url": url})
     out(f"Upload done: model id {receipt.model_id}, sha256 {receipt.sha256}, {receipt.size} bytes")
     out(f"  status:     {receipt.url}")
     out(f"  local copy: {project.relative(receipt.local_copy)}")
-    return receipt.as_record()
+    return {**receipt.as_record(), "api_url": url}

@@ -12,6 +12,7 @@ logic and can be called from Python too. To drive the steps with plain
 Tasks can be chained in one call: ``dynalab-cli test --local -n m upload -n m``.
 """
 
+import os
 import sys
 
 from invoke import Collection, Task, task
@@ -86,6 +87,8 @@ def init(c, name=None, task=None, root_dir=None, model_checkpoint=None, handler=
     """Create the config of a model (and a handler from the template if missing)."""
     if not name:
         raise UsageError("init needs the model's name: -n NAME", hint="e.g. dynalab-cli init -n my-model")
+    if root_dir and not os.path.isdir(root_dir):
+        raise UsageError(f"--root-dir {root_dir!r} is not a folder", hint="give the path of your project's folder")
     project = Project(root_dir)
     if rename:
         rename_model(project, name, rename)

@@ -12,6 +12,10 @@ REPO = Path(__file__).resolve().parent.parent
 PROJECTS = Path(__file__).resolve().parent / "projects"
 EXAMPLE = REPO / "examples" / "nli-bow"
 
+# Every process a test starts runs the checkout under test, whichever copy of
+# Dynalab is installed in the environment.
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in [str(REPO), os.environ.get("PYTHONPATH", "")] if p)
+
 
 @pytest.fixture
 def make_project(tmp_path):
@@ -33,7 +37,10 @@ def cli(tmp_path):
     home.mkdir(exist_ok=True)
 
     def run(*args, cwd, env=None, input=None, timeout=600):
-        environment = {**os.environ, "DYNALAB_HOME": str(home), "CI": "true", **(env or {})}
+        # The checkout under test comes first, whichever copy of Dynalab is installed.
+        paths = [str(REPO), *(env or {}).get("PYTHONPATH", "").split(os.pathsep)]
+        environment = {**os.environ, "DYNALAB_HOME": str(home), "CI": "true", **(env or {}),
+                       "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
         return subprocess.run(
             [sys.executable, "-m", "dynalab.cli", *args],
             cwd=cwd,

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from dynalab.client import auth
 from dynalab.client.session import TIMEOUT, make_session
 from dynalab.errors import AuthError, ServerError, Throttled, UploadError, UsageError
 
@@ -22,7 +23,8 @@ LOGIN_AGAIN = "log in again: dynalab-cli login"
 
 
 def resolve_api_url(flag=None, config_value=None):
-    """The server address: ``flag`` > ``$DYNALAB_API_URL`` > ``config_value`` > the default.
+    """The server address: ``flag`` > ``$DYNALAB_API_URL`` > ``config_value`` > the server
+    of the last ``login`` > the default.
 
     Raises ``UsageError`` for an address that is not an http(s) URL.
     """
@@ -30,6 +32,7 @@ def resolve_api_url(flag=None, config_value=None):
         ("--api-url", flag),
         (API_URL_ENV, os.environ.get(API_URL_ENV)),
         ("config", config_value),
+        ("login", auth.saved_api_url()),
         ("default", DEFAULT_API_URL),
     ):
         if value and str(value).strip():

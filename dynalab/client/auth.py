@@ -89,7 +89,17 @@ def load_saved_token():
     return token.strip() if isinstance(token, str) and token.strip() else None
 
 
-def save_token(token):
+def saved_api_url():
+    """The server the saved token was checked with (by ``login``), or None."""
+    try:
+        data = json.loads(secrets_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    url = data.get("api_url") if isinstance(data, dict) else None
+    return url if isinstance(url, str) and url.strip() else None
+
+
+def save_token(token, api_url=None):
     """Save ``token`` in the secrets file (mode 0600); return the file's path.
 
     Other keys already in the file are kept, as the original tool did. The file
@@ -100,6 +110,9 @@ def save_token(token):
     path = secrets_path()
     data = _read_other_keys(path)
     data["api_token"] = token
+    if api_url:
+        # Remembered so that upload sends the token to the server that accepted it.
+        data["api_url"] = api_url
     _write_private(path, json.dumps(data, indent=2) + "\n")
     return path
 
@@ -109,6 +122,7 @@ def delete_token():
     path = secrets_path()
     data = _read_other_keys(path)
     had_token = bool(data.pop("api_token", None))
+    data.pop("api_url", None)  # the server of that login
     if data:
         _write_private(path, json.dumps(data, indent=2) + "\n")
     elif path.exists():

@@ -34,7 +34,7 @@ def login(url, token=None, token_stdin=False, open_browser=True, session=None, o
 
     credential = auth.resolve_token(token=token, token_stdin=token_stdin, use_saved=False, prompt=ask)
     api.check_token(url, credential.token, session=session)
-    return auth.save_token(credential.token)
+    return auth.save_token(credential.token, api_url=url)
 
 
 def logout():

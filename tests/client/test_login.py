@@ -26,7 +26,7 @@ def test_login_with_a_bogus_token_fails_and_saves_nothing(server):
 def test_login_with_a_good_token_saves_it_privately_and_never_prints_it(server, user_token, capsys):
     path = login(server.url, token=user_token)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert json.loads(path.read_text()) == {"api_token": user_token}
+    assert json.loads(path.read_text()) == {"api_token": user_token, "api_url": server.url}
     captured = capsys.readouterr()
     assert user_token not in captured.out + captured.err
 
@@ -81,4 +81,4 @@ def test_login_on_a_terminal_shows_the_token_page_and_reads_the_token_unechoed(s
     assert f"{server.url}/generate_api_token" in text
     assert user_token not in text  # not echoed
     saved = tmp_path / "home" / ".dynalab" / "secrets.json"
-    assert json.loads(saved.read_text()) == {"api_token": user_token}
+    assert json.loads(saved.read_text()) == {"api_token": user_token, "api_url": server.url}

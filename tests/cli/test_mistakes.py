@@ -1,0 +1,131 @@
+"""Plausible user mistakes: each gets one clear line, the right exit code, no traceback."""
+
+import os
+import subprocess
+import sys
+
+import yaml
+
+from dynalab.server.process import ServerProcess
+
+INIT = ["init", "-n", "m", "-t", "nli", "--model-checkpoint", "model.pt", "--handler", "handler.py",
+        "--model-files", "labels.json,rules.py"]
+
+
+def assert_one_clear_error(result, code, *words):
+    assert result.returncode == code, result.stdout + result.stderr
+    assert result.stderr.startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    for word in words:
+        assert word in result.stderr, result.stderr
+
+
+def test_misspelt_flag_suggests_the_right_one(make_project, cli):
+    project = make_project("contract-nli")
+    assert_one_clear_error(cli("test", "--locl", cwd=project), 2, "'--locl'", "did you mean '--local'")
+
+
+def test_flag_without_its_value_is_named(make_project, cli):
+    project = make_project("contract-nli")
+    assert_one_clear_error(cli("test", "--local", "-n", cwd=project), 2, "--name needs a value")
+
+
+def test_running_from_a_subfolder_points_at_the_root(make_project, cli):
+    project = make_project("contract-nli")
+    assert cli(*INIT, cwd=project).returncode == 0
+    assert_one_clear_error(cli("test", "--local", cwd=project / "src"), 2, f"cd {project}")
+
+
+def test_two_model_files_with_one_bare_name_are_refused_at_init(make_project, cli):
+    project = make_project("contract-nli")
+    (project / "extra").mkdir()
+    (project / "extra" / "labels.json").write_text("[]")
+    result = cli(*INIT[:-1], "labels.json,extra/labels.json", cwd=project)
+    assert_one_clear_error(result, 2, "model_files[1]", "'labels.json'")
+
+
+def test_absolute_paths_inside_the_root_are_stored_relative(make_project, cli):
+    project = make_project("contract-nli")
+    result = cli("init", "-n", "m", "-t", "nli", "--model-checkpoint", str(project / "model.pt"),
+                 "--model-files", f"{project / 'labels.json'},rules.py", cwd=project)
+    assert result.returncode == 0, result.stderr
+    config = yaml.safe_load((project / ".dynalab" / "m" / "config.yaml").read_text())
+    assert config["checkpoint"] == "model.pt" and config["model_files"] == ["labels.json", "rules.py"]
+
+
+def test_checkpoint_that_is_a_folder_is_refused(make_project, cli):
+    project = make_project("contract-nli")
+    (project / "weights").mkdir()
+    result = cli("init", "-n", "m", "-t", "nli", "--model-checkpoint", "weights", cwd=project)
+    assert_one_clear_error(result, 2, "`checkpoint`", "not a file")
+
+
+def test_config_that_is_not_utf8_is_named(make_project, cli):
+    project = make_project("contract-nli")
+    assert cli(*INIT, cwd=project).returncode == 0
+    (project / ".dynalab" / "m" / "config.yaml").write_bytes(b"task: nli\xff\n")
+    assert_one_clear_error(cli("test", "--local", cwd=project), 2, "not UTF-8")
+
+
+def test_every_config_problem_is_named_at_once(make_project, cli):
+    project = make_project("contract-nli")
+    assert cli(*INIT, cwd=project).returncode == 0
+    path = project / ".dynalab" / "m" / "config.yaml"
+    config = yaml.safe_load(path.read_text())
+    config.update(requirements="no", batched="sometimes")
+    path.write_text(yaml.safe_dump(config))
+    assert_one_clear_error(cli("test", "--local", cwd=project), 2, "`requirements`", "`batched`")
+
+
+def test_amend_keeps_the_users_comments(make_project, cli):
+    project = make_project("contract-nli")
+    assert cli(*INIT, cwd=project).returncode == 0
+    path = project / ".dynalab" / "m" / "config.yaml"
+    path.write_text(path.read_text().replace("exclude:", "# team note: keep the data out\nexclude:"))
+    result = cli("init", "-n", "m", "--amend", "--exclude", "nothere", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "matches nothing" in result.stdout
+    text = path.read_text()
+    assert "# team note: keep the data out" in text
+    assert yaml.safe_load(text)["exclude"] == ["nothere"]
+
+
+def test_unknown_backend_is_refused_before_any_work(make_project, cli):
+    project = make_project("contract-nli")
+    assert cli(*INIT, cwd=project).returncode == 0
+    result = cli("test", "--backend", "dockr", cwd=project)
+    assert_one_clear_error(result, 2, "'dockr'")
+    assert "Local test" not in result.stdout
+
+
+def test_end_of_input_at_a_prompt_cancels(make_project):
+    project = make_project("contract-nli")
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    # A terminal that is closed at once: the first prompt reads end of input.
+    import pty
+
+    master, slave = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "dynalab.cli", "init", "-n", "m"], cwd=project, env=env,
+                               stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    os.close(slave)
+    os.write(master, b"\x04")
+    out, err = process.communicate(timeout=60)
+    os.close(master)
+    assert process.returncode == 130, out + err
+    assert "cancelled" in err and "Traceback" not in err
+    assert not (project / ".dynalab" / "m").exists()
+
+
+def test_upload_to_another_server_is_not_skipped_and_login_remembers_its_server(make_project, cli, tmp_path):
+    project = make_project("contract-nli")
+    assert cli(*INIT, cwd=project).returncode == 0
+    with ServerProcess(tmp_path / "one") as one, ServerProcess(tmp_path / "two") as two:
+        assert cli("login", "--token", one.add_user("a@example.org"), "--api-url", one.url, cwd=project).returncode == 0
+        first = cli("upload", "-n", "m", cwd=project)
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert one.url in first.stdout
+        assert cli("login", "--token-stdin", "--api-url", two.url, cwd=project,
+                   input=two.add_user("a@example.org") + "\n").returncode == 0
+        second = cli("upload", "-n", "m", cwd=project)
+        assert second.returncode == 0, second.stdout + second.stderr
+        assert "Upload done" in second.stdout and two.url in second.stdout
