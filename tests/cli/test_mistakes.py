@@ -129,3 +129,26 @@ def test_upload_to_another_server_is_not_skipped_and_login_remembers_its_server(
         second = cli("upload", "-n", "m", cwd=project)
         assert second.returncode == 0, second.stdout + second.stderr
         assert "Upload done" in second.stdout and two.url in second.stdout
+
+
+def test_ctrl_c_during_a_test_exits_130_and_records_no_pass(make_project, cli):
+    import signal
+    import time
+
+    project = make_project("slow-handler")
+    assert cli("init", "-n", "m", "-t", "nli", "--model-checkpoint", "model.pt", cwd=project).returncode == 0
+    # Ctrl-C on a terminal signals the whole foreground process group: the CLI and the handler's process.
+    process = subprocess.Popen([sys.executable, "-m", "dynalab.cli", "test", "--local", "-n", "m"], cwd=project,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                               env={**os.environ, "CI": "true"})
+    line = process.stdout.readline()
+    while "Handler loaded" not in line:
+        assert line, "the CLI stopped before loading the handler"
+        line = process.stdout.readline()
+    time.sleep(0.5)
+    os.killpg(process.pid, signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, out + err
+    assert "interrupted" in err and "Traceback" not in err
+    state = yaml.safe_load((project / ".dynalab" / "m" / "state.yaml").read_text())
+    assert state["steps"]["local_test"]["status"] == "failed"
