@@ -30,6 +30,7 @@ setup(
     ],
     extras_require={
         "server": ["fastapi>=0.110", "uvicorn>=0.29", "sqlalchemy>=2.0", "python-multipart>=0.0.13"],
+        "postgres": ["psycopg[binary]>=3.1"],
         "test": ["pytest>=7"],
     },
     entry_points={
