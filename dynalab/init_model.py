@@ -18,7 +18,7 @@ from dynalab import prompts
 from dynalab.config import load_config, read_yaml, save_config, update_config_fields, validate_config
 from dynalab.errors import ConfigError, UsageError
 from dynalab.project import check_model_name
-from dynalab.task_definitions import known_tasks, resolve_task_definition, write_packaged_copy
+from dynalab.task_definitions import known_tasks, refresh_from_server, resolve_task_definition, write_packaged_copy
 
 DEFAULT_HANDLER = "handler.py"
 
@@ -47,9 +47,10 @@ def init_model(project, name, *, task=None, checkpoint=None, handler=None, requi
         elif not yes:
             raise UsageError(
                 f"model {name!r} is already initialised",
-                hint=f"pass --yes to overwrite its config, or `--amend` with the fields to change",
+                hint="pass --yes to overwrite its config, or `--amend` with the fields to change",
             )
 
+    refresh_from_server(project, out)
     if task is None and asking:
         tasks = known_tasks(project)
         task = prompts.choose("Which task is the model for?", list(tasks), tasks)

@@ -141,16 +141,11 @@ def upload(project, name, api_url=None, backend=None, force=False, progress=True
     """Upload the package once it passed the integrated test; returns the receipt record."""
     from dynalab.client import api, auth
     from dynalab.client.upload import upload as send, was_uploaded
-    from dynalab.errors import UploadError
 
+    # Where to and as whom are settled first: a missing token should not wait for the tests.
+    url = api.resolve_api_url(api_url, ModelContext(project, name).config.get("api_url"))
+    credential = auth.resolve_token_for(url)
     model, archive = integrated_test(project, name, backend=backend, out=out)
-    record = model.state.steps.get(INTEGRATED_TEST) or {}
-    if record.get("status") != "passed" or record.get("archive_sha256") != archive.sha256:
-        raise UploadError(
-            f"package {archive.sha256[:12]} of {model.name!r} has not passed the integrated test",
-            hint=f"run `dynalab-cli test -n {model.name}` first",
-        )
-    url = api.resolve_api_url(api_url, model.config.get("api_url"))
     earlier = was_uploaded([r for r in model.state.uploads if r.get("api_url") == url], archive.sha256)
     if earlier and not force:
         out(
@@ -158,12 +153,12 @@ def upload(project, name, api_url=None, backend=None, force=False, progress=True
             f"as model {earlier.get('model_id')} (--force uploads it again, using quota)"
         )
         return earlier
-    credential = auth.resolve_token()
     out(f"Uploading {model.name!r} ({archive.size} bytes) to {url}")
     receipt = send(url, credential.token, model.name, model.config["task"], archive.path, progress=progress,
                    root=project.root, sha256=archive.sha256, out=out)
-    model.state.add_upload({**receipt.as_record(), "api_url": url})
+    record = {**receipt.as_record(), "api_url": url}
+    model.state.add_upload(record)
     out(f"Upload done: model id {receipt.model_id}, sha256 {receipt.sha256}, {receipt.size} bytes")
-    out(f"  status:     {receipt.url}")
-    out(f"  local copy: {project.relative(receipt.local_copy)}")
-    return {**receipt.as_record(), "api_url": url}
+    out(f"  server record: {receipt.url}")
+    out(f"  local copy:    {project.relative(receipt.local_copy)}")
+    return record

@@ -8,10 +8,25 @@ built into Dynalab. The chosen definition is written to ``.dynalab/<task>.json``
 """
 
 import json
+import os
 
 from dynalab.atomic import atomic_write_text
 from dynalab.errors import ConfigError
 from dynalab.tasks import registry
+
+
+def refresh_from_server(project, out=print):
+    """Fetch the task list of the configured server (``DYNALAB_API_URL`` or the last
+    login's), if any, into the project's cache; quietly keep the cache when offline."""
+    from dynalab.client import auth
+    from dynalab.client.api import API_URL_ENV
+    from dynalab.client.tasks_source import load_tasks
+
+    url = os.environ.get(API_URL_ENV) or auth.saved_api_url()
+    if url:
+        tasks = load_tasks(project, url.rstrip("/"))
+        if tasks.source != "server":
+            out(f"note: the server at {url} did not answer; using {tasks.source} task definitions")
 
 
 def known_tasks(project):
@@ -58,9 +73,6 @@ def write_packaged_copy(project, definition):
 
 
 def _server_tasks(project):
-    # The client (and its requests dependency) is optional here: only a cache read.
-    try:
-        from dynalab.client.tasks_source import cached_server_tasks
-    except ImportError:
-        return {}
+    from dynalab.client.tasks_source import cached_server_tasks
+
     return cached_server_tasks(project)

@@ -6,6 +6,7 @@ and ``send``, so the rest of the client never looks at status codes.
 
 import datetime
 import email.utils
+import ipaddress
 import os
 from urllib.parse import urlsplit
 
@@ -19,6 +20,7 @@ API_URL_ENV = "DYNALAB_API_URL"
 DEFAULT_API_URL = "http://127.0.0.1:8000"
 """A server started with ``dynalab-server run`` on this machine."""
 
+ALLOW_HTTP_ENV = "DYNALAB_ALLOW_HTTP"
 LOGIN_AGAIN = "log in again: dynalab-cli login"
 
 
@@ -43,8 +45,21 @@ def resolve_api_url(flag=None, config_value=None):
                     f"server address {url!r} (from {source}) is not an http(s) URL",
                     hint="e.g. http://127.0.0.1:8000 or https://api.dynabench.org",
                 )
+            if parts.scheme == "http" and not _loopback(parts.hostname) and not os.environ.get(ALLOW_HTTP_ENV):
+                # Tokens travel in the clear over http: only this machine may be spoken to that way.
+                raise UsageError(
+                    f"server address {url!r} (from {source}) uses plain http to another machine",
+                    hint=f"use https, or set {ALLOW_HTTP_ENV}=1 for a server on a network you trust",
+                )
             return url
     raise AssertionError("unreachable: the default is always set")
+
+
+def _loopback(host):
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def check_token(url, token, session=None):

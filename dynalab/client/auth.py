@@ -76,6 +76,22 @@ def resolve_token(token=None, token_stdin=False, stdin=None, use_saved=True, pro
     raise AuthError("no API token: not logged in", hint=HOW_TO_GIVE_A_TOKEN)
 
 
+def resolve_token_for(url):
+    """The token to send to the server at ``url`` (non-interactive).
+
+    A token saved by ``login`` goes only to the server that accepted it: a
+    project's config can name a server, and must not thereby receive it.
+    """
+    credential = resolve_token()
+    saved_url = saved_api_url()
+    if credential.source == str(secrets_path()) and saved_url and saved_url != url:
+        raise AuthError(
+            f"your saved login is for {saved_url}, not {url}",
+            hint=f"log in to that server first: dynalab-cli login --api-url {url}",
+        )
+    return credential
+
+
 def load_saved_token():
     """The token saved by ``login``, or None when there is none."""
     path = secrets_path()

@@ -13,8 +13,6 @@ from typing import NamedTuple
 import yaml
 
 from dynalab.atomic import atomic_write_text
-from dynalab.client import api
-from dynalab.client.session import make_session
 from dynalab.errors import ServerError
 
 CACHE_FILE = "tasks-cache.json"
@@ -50,6 +48,10 @@ def refresh_server_tasks(project, url, session=None):
 
     Raises ``ServerError`` when the server cannot be reached or fails.
     """
+    # requests is imported only when the network is used: every step reads the cache.
+    from dynalab.client import api
+    from dynalab.client.session import make_session
+
     raw = api.fetch_tasks(url, session=session or make_session(retries=1), timeout=FETCH_TIMEOUT)
     fetched_at = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
     cache = {"url": url, "fetched_at": fetched_at, "tasks": raw}

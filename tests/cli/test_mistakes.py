@@ -152,3 +152,15 @@ def test_ctrl_c_during_a_test_exits_130_and_records_no_pass(make_project, cli):
     assert "interrupted" in err and "Traceback" not in err
     state = yaml.safe_load((project / ".dynalab" / "m" / "state.yaml").read_text())
     assert state["steps"]["local_test"]["status"] == "failed"
+
+
+def test_a_project_config_cannot_redirect_the_saved_token(make_project, cli, tmp_path):
+    project = make_project("contract-nli")
+    assert cli(*INIT, cwd=project).returncode == 0
+    with ServerProcess(tmp_path / "one") as one, ServerProcess(tmp_path / "two") as two:
+        assert cli("login", "--token", one.add_user("a@example.org"), "--api-url", one.url, cwd=project).returncode == 0
+        path = project / ".dynalab" / "m" / "config.yaml"
+        path.write_text(path.read_text() + f"\napi_url: {two.url}\n")
+        result = cli("upload", "-n", "m", cwd=project)
+        assert_one_clear_error(result, 5, f"saved login is for {one.url}", f"login --api-url {two.url}")
+        assert "Local test" not in result.stdout, "refused before any test ran"
