@@ -11,7 +11,7 @@ setup(
     description="Take a model project from a laptop to a Dynabench-style leaderboard.",
     long_description=Path("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
-    python_requires=">=3.9",
+    python_requires=">=3.10",
     packages=find_packages(include=["dynalab", "dynalab.*"]) + ["dynalab.templates"],
     # Templates live at the top of the repository; users get them as dynalab.templates.
     package_dir={"dynalab.templates": "templates"},

@@ -5,8 +5,13 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write_text(path, text, mode=0o644):
-    """Replace ``path`` with ``text`` in one step (write a sibling, then rename)."""
+def atomic_write_text(path, text, mode=None):
+    """Replace ``path`` with ``text`` in one step (write a sibling, then rename).
+
+    ``mode`` defaults to what a plain ``open`` would give (0666 less the umask).
+    """
+    if mode is None:
+        mode = 0o666 & ~current_umask()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -21,3 +26,9 @@ def atomic_write_text(path, text, mode=0o644):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -3,6 +3,7 @@
 import difflib
 import os
 import re
+import signal
 import sys
 import traceback
 
@@ -95,11 +96,17 @@ def build_program():
     return DynalabProgram(namespace=namespace, name="Dynalab", binary="dynalab-cli", version=dynalab.__version__)
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv=None):
     """Run the command line; exits with the code of the error class (see README)."""
     argv = list(sys.argv if argv is None else argv)
     # Progress lines must show as they happen, also when piped to a CI log.
     sys.stdout.reconfigure(line_buffering=True)
+    # A CI job cancelled with SIGTERM cleans up as after Ctrl-C: containers, processes, temp dirs.
+    signal.signal(signal.SIGTERM, _interrupt)
     # --debug may go anywhere on the line, as users expect; invoke would take it as its own.
     debug = "--debug" in argv[1:] or debugging()
     argv = [argv[0]] + [arg for arg in argv[1:] if arg != "--debug"]

@@ -105,6 +105,9 @@ def _run_child(spec_path, model_dir, log, out):
         with os.fdopen(read_fd, "r", encoding="utf-8") as events:
             for event in iter_events(events):
                 _show(event, report, out)
+    except BaseException:
+        child.kill()  # interrupted: the handler must not outlive the test
+        raise
     finally:
         report.exit_code = child.wait()
         report.seconds = time.monotonic() - started

@@ -7,12 +7,14 @@ for on its own. The invoke tasks in ``dynalab.workflow`` are thin wrappers.
 """
 
 import importlib.metadata
+import os
 import platform
+from contextlib import contextmanager
 
 import dynalab
 from dynalab.config import load_config
 from dynalab.config_schema import BACKENDS
-from dynalab.errors import UsageError
+from dynalab.errors import ConfigError, UsageError
 from dynalab.fingerprint import HashCache, fingerprint
 from dynalab.state import State
 from dynalab.task_definitions import resolve_task_definition, write_packaged_copy
@@ -40,7 +42,8 @@ class ModelContext:
 def local_test(project, name, force=False, out=print):
     """Run the local test unless it passed with the same inputs; returns the model."""
     model = ModelContext(project, name)
-    key = fingerprint(local_test_inputs(model))
+    with unreadable_files_as_config_errors():
+        key = fingerprint(local_test_inputs(model))
     record = model.state.passed(LOCAL_TEST, key)
     if record and not force:
         _say_once(out, f"Local test skipped: nothing changed since it passed at {record['finished_at']} (--force reruns it)")
@@ -82,7 +85,8 @@ def package(project, name, force=False, out=print):
 
     model = ModelContext(project, name)
     archive_path = project.build_dir(model.name) / f"{model.name}.tar.gz"
-    archive = build_archive(project.root, model.name, model.config, archive_path, force=force)
+    with unreadable_files_as_config_errors():
+        archive = build_archive(project.root, model.name, model.config, archive_path, force=force)
     out(
         f"Package {project.relative(archive.path)}: {human_size(archive.size)}, "
         f"{archive.file_count} files, sha256 {archive.sha256}"
@@ -98,9 +102,19 @@ def integrated_test(project, name, backend=None, force=False, out=print):
     model, archive = package(project, name, out=out)
     settings = model.config["integrated_test"]
     backend = backend or settings["backend"]
-    key = fingerprint(
-        {"dynalab": dynalab.__version__, "archive": archive.sha256, "backend": backend, "settings": settings}
-    )
+    from dynalab.isolation.environment import RECIPE
+
+    key = fingerprint({
+        "dynalab": dynalab.__version__,
+        "archive": archive.sha256,
+        "backend": backend,
+        "settings": settings,
+        # What the environment is built from, besides the package.
+        "torch": _installed_version("torch"),
+        "recipe": RECIPE,
+        "base_image": os.environ.get("DYNALAB_DOCKER_BASE_IMAGE"),
+        "wheelhouse": os.environ.get("DYNALAB_WHEELHOUSE"),
+    })
     record = model.state.passed(INTEGRATED_TEST, key)
     if record and not force:
         _say_once(
@@ -117,6 +131,17 @@ def integrated_test(project, name, backend=None, force=False, out=print):
             project.root, model.name, model.config, backend, archive, model.log_path(INTEGRATED_TEST), out=out
         )
     return model, archive
+
+
+@contextmanager
+def unreadable_files_as_config_errors():
+    """A project file that cannot be read (permissions, vanished) is the user's to fix, not a bug."""
+    try:
+        yield
+    except OSError as error:
+        where = error.filename or "a project file"
+        raise ConfigError(f"cannot read {where}: {error.strerror or error}",
+                          hint="fix its permissions, or add it to `exclude` if the model does not need it") from None
 
 
 _said = set()

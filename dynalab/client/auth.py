@@ -17,12 +17,12 @@ source is named in messages.
 
 import json
 import os
-import secrets
 import sys
 from pathlib import Path
 from typing import NamedTuple
 
 from dynalab import prompts
+from dynalab.atomic import atomic_write_text
 from dynalab.errors import AuthError
 
 TOKEN_ENV = "DYNALAB_API_TOKEN"
@@ -156,22 +156,8 @@ def _read_other_keys(path):
 
 def _write_private(path, text):
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    # O_EXCL: a fresh file, never one (or a link) that was already there.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        # os.open's mode is filtered by the umask, which can only narrow it;
-        # fchmod makes it exactly 0600 whatever the umask is.
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    # Created 0600 from the first byte (mkstemp), renamed into place whole.
+    atomic_write_text(path, text, mode=0o600)
 
 
 def _nonempty(value, source):

@@ -8,7 +8,7 @@ A backend's ``run(project_root, archive, name, config, log, out)`` (``archive``:
 ``RunOutcome``; ``diagnosis.diagnose`` turns a failed one into a cause and a fix.
 """
 
-BACKENDS = ("sandbox", "docker")
+from dynalab.config_schema import BACKENDS
 
 
 def get_backend(name):

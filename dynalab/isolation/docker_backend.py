@@ -14,11 +14,19 @@ import tempfile
 import threading
 from contextlib import contextmanager
 
+import requests
+
 from dynalab.errors import IntegratedTestFailed
 from dynalab.isolation import docker_image, workspace
 from dynalab.isolation.outcome import RunOutcome, copy_lines
 
 UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def docker_errors():
+    import docker.errors  # the SDK is imported only when the docker backend runs
+
+    return docker.errors
 
 
 def docker_client():
@@ -68,9 +76,12 @@ class DockerBackend:
             try:
                 status = container.wait(timeout=workspace.deadline_seconds(config, definition))
                 outcome.exit_code = status.get("StatusCode")
-            except Exception:  # requests' ReadTimeout / ConnectionError: the run hung
+            except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):  # the run hung
                 outcome.timed_out = True
-                container.kill()
+                try:
+                    container.kill()
+                except docker_errors().APIError:
+                    pass  # it stopped on its own in the meantime
                 outcome.exit_code = container.wait(timeout=60).get("StatusCode")
             reader.join(10)
             container.reload()

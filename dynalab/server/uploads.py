@@ -83,7 +83,7 @@ class UploadIntake:
     async def _accept(self, form, chunks, user):
         await form.receive(chunks)
         name, task_code = self.check_fields(form.fields)
-        sha256 = form.incoming.finish()
+        sha256 = await run_in_threadpool(form.incoming.finish)  # fsync of up to GBs: off the event loop
         await run_in_threadpool(check_archive, form.incoming.path, name, task_code,
                                 self.settings.max_unpacked_bytes)
         return await run_in_threadpool(self._commit, user.id, name, task_code, sha256, form.incoming)

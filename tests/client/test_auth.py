@@ -96,8 +96,17 @@ def test_a_damaged_secrets_file_says_what_to_do():
 def test_server_address_flag_then_environment_then_config_then_default(monkeypatch):
     assert resolve_api_url() == DEFAULT_API_URL == "http://127.0.0.1:8000"
     assert resolve_api_url(config_value="https://config.example/") == "https://config.example"
-    monkeypatch.setenv("DYNALAB_API_URL", "http://env.example:9000")
-    assert resolve_api_url(config_value="https://config.example") == "http://env.example:9000"
-    assert resolve_api_url("http://flag.example", "https://config.example") == "http://flag.example"
+    monkeypatch.setenv("DYNALAB_API_URL", "https://env.example:9000")
+    assert resolve_api_url(config_value="https://config.example") == "https://env.example:9000"
+    assert resolve_api_url("https://flag.example", "https://config.example") == "https://flag.example"
     with pytest.raises(UsageError, match="not an http"):
         resolve_api_url("ftp://nope")
+
+
+def test_plain_http_is_only_for_this_machine_unless_allowed(monkeypatch):
+    assert resolve_api_url("http://localhost:8000") == "http://localhost:8000"
+    assert resolve_api_url("http://[::1]:8000") == "http://[::1]:8000"
+    with pytest.raises(UsageError, match="plain http to another machine"):
+        resolve_api_url("http://lab-server.example:8000")
+    monkeypatch.setenv("DYNALAB_ALLOW_HTTP", "1")
+    assert resolve_api_url("http://lab-server.example:8000") == "http://lab-server.example:8000"

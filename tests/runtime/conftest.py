@@ -7,7 +7,7 @@ import pytest
 from dynalab.runtime.model_dir import prepare_model_dir
 from dynalab.runtime.protocol import write_spec
 from dynalab.tasks.registry import load_builtin
-from runtime_support import FIXTURES, Server
+from runtime_support import Server, fixture_dir
 
 
 @pytest.fixture
@@ -16,7 +16,7 @@ def runtime_spec(tmp_path):
 
     def make(case, checkpoint="model.json", model_files=(), batched=False, mode="symlink", model_name="m1", prepare=None):
         root = tmp_path / "project"
-        shutil.copytree(FIXTURES / case, root, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(fixture_dir(case), root, ignore=shutil.ignore_patterns("__pycache__"))
         if prepare is not None:
             prepare(root)  # e.g. write a checkpoint
         model_dir = tmp_path / "model_dir"

@@ -14,6 +14,12 @@ from dynalab.runtime.protocol import read_events
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+PROJECTS = Path(__file__).resolve().parent.parent / "projects"
+
+
+def fixture_dir(case):
+    """A runtime fixture, or one of the fixture projects the other suites share."""
+    return FIXTURES / case if (FIXTURES / case).is_dir() else PROJECTS / case
 
 Result = namedtuple("Result", "returncode events stdout stderr")
 

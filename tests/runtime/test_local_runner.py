@@ -22,7 +22,7 @@ def test_a_good_handler_passes_every_datapoint(runtime_spec):
 
 
 def test_a_bad_label_fails_with_the_problem_named(runtime_spec):
-    result = run_local(runtime_spec("bad_label"))
+    result = run_local(runtime_spec("bad-label", checkpoint="model.pt"))
 
     assert result.returncode == 1
     datapoints = of_kind(result.events, "datapoint")
@@ -99,7 +99,7 @@ def test_the_task_definition_is_written_next_to_the_spec(runtime_spec):
 
 
 def test_batched_mode_sends_one_body_of_json_lines(runtime_spec):
-    result = run_local(runtime_spec("batched", batched=True))
+    result = run_local(runtime_spec("batched-nli", checkpoint="model.pt", batched=True))
 
     assert result.returncode == 0, dump(result)
     assert kinds(result.events) == ["start", "loaded", "datapoint", "datapoint", "datapoint", "done"]

@@ -130,7 +130,7 @@ def test_a_handler_exception_is_a_500_with_the_traceback(runtime_spec, server):
 
 
 def test_a_bad_label_over_http_fails_with_the_same_problems(runtime_spec, server):
-    spec = runtime_spec("bad_label")
+    spec = runtime_spec("bad-label", checkpoint="model.pt")
     running = server(spec)
 
     result = run_probe(spec, "--port-file", running.port_file)
@@ -188,7 +188,7 @@ def test_sys_exit_in_a_request_is_a_500_and_the_server_lives_on(runtime_spec, se
 
 
 def test_batched_mode_over_http(runtime_spec, server):
-    spec = runtime_spec("batched", batched=True)
+    spec = runtime_spec("batched-nli", checkpoint="model.pt", batched=True)
     running = server(spec)
 
     result = run_probe(spec, "--port-file", running.port_file)
@@ -236,7 +236,7 @@ def test_the_body_is_json_text_or_bytes_by_content_type(runtime_spec, server):
 
 
 def test_a_str_response_is_sent_as_text(runtime_spec, server):
-    spec = runtime_spec("batched", batched=True)
+    spec = runtime_spec("batched-nli", checkpoint="model.pt", batched=True)
     running = server(spec)
     wait_for(lambda: ping(running)[0] == 200)
     line = json.dumps({"uid": "u1", "context": "c", "hypothesis": "h"}).encode()
