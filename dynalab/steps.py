@@ -41,7 +41,11 @@ class ModelContext:
 
 def local_test(project, name, force=False, out=print):
     """Run the local test unless it passed with the same inputs; returns the model."""
-    model = ModelContext(project, name)
+    return _local_test(ModelContext(project, name), force, out)
+
+
+def _local_test(model, force, out):
+    project = model.project
     with unreadable_files_as_config_errors():
         key = fingerprint(local_test_inputs(model))
     record = model.state.passed(LOCAL_TEST, key)
@@ -80,10 +84,15 @@ def local_test_inputs(model):
 
 def package(project, name, force=False, out=print):
     """Build (or reuse) the archive that upload will send; returns (model, archive)."""
+    model = ModelContext(project, name)
+    return model, _package(model, force, out)
+
+
+def _package(model, force, out):
     from dynalab.packaging import build_archive
     from dynalab.size_check import human_size
 
-    model = ModelContext(project, name)
+    project = model.project
     archive_path = project.build_dir(model.name) / f"{model.name}.tar.gz"
     with unreadable_files_as_config_errors():
         archive = build_archive(project.root, model.name, model.config, archive_path, force=force)
@@ -91,15 +100,22 @@ def package(project, name, force=False, out=print):
         f"Package {project.relative(archive.path)}: {human_size(archive.size)}, "
         f"{archive.file_count} files, sha256 {archive.sha256}"
     )
-    return model, archive
+    return archive
 
 
 def integrated_test(project, name, backend=None, force=False, out=print):
     """Run the local test, package, then the integrated test unless cached; returns (model, archive)."""
+    model = ModelContext(project, name)
+    return model, _integrated_test(model, backend, force, out)
+
+
+def _integrated_test(model, backend, force, out):
     if backend is not None and backend not in BACKENDS:
         raise UsageError(f"unknown backend {backend!r}", hint=f"use --backend {' or --backend '.join(BACKENDS)}")
-    local_test(project, name, out=out)
-    model, archive = package(project, name, out=out)
+    project = model.project
+    # Its dependencies first, each skipped when cached; one model context for all.
+    _local_test(model, False, out)
+    archive = _package(model, False, out)
     settings = model.config["integrated_test"]
     backend = backend or settings["backend"]
     from dynalab.isolation.environment import RECIPE
@@ -122,7 +138,7 @@ def integrated_test(project, name, backend=None, force=False, out=print):
             f"Integrated test skipped: package {archive.sha256[:12]} passed on {backend} "
             f"at {record['finished_at']} (--force reruns it)",
         )
-        return model, archive
+        return archive
     from dynalab.integrated_test import run_integrated_test
 
     out(f"Integrated test of model {model.name!r} on the {backend} backend")
@@ -130,7 +146,7 @@ def integrated_test(project, name, backend=None, force=False, out=print):
         run_integrated_test(
             project.root, model.name, model.config, backend, archive, model.log_path(INTEGRATED_TEST), out=out
         )
-    return model, archive
+    return archive
 
 
 @contextmanager
@@ -167,10 +183,11 @@ def upload(project, name, api_url=None, backend=None, force=False, progress=True
     from dynalab.client import api, auth
     from dynalab.client.upload import upload as send, was_uploaded
 
+    model = ModelContext(project, name)
     # Where to and as whom are settled first: a missing token should not wait for the tests.
-    url = api.resolve_api_url(api_url, ModelContext(project, name).config.get("api_url"))
+    url = api.resolve_api_url(api_url, model.config.get("api_url"))
     credential = auth.resolve_token_for(url)
-    model, archive = integrated_test(project, name, backend=backend, out=out)
+    archive = _integrated_test(model, backend, False, out)
     earlier = was_uploaded([r for r in model.state.uploads if r.get("api_url") == url], archive.sha256)
     if earlier and not force:
         out(
