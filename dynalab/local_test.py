@@ -17,7 +17,7 @@ from pathlib import Path
 
 from dynalab.errors import ConfigError, LocalTestFailed
 from dynalab.runtime.model_dir import ModelDirError, prepare_model_dir
-from dynalab.runtime.protocol import iter_events
+from dynalab.runtime.protocol import SpecError, iter_events, make_spec, write_spec
 from dynalab.size_check import warn_if_too_big
 
 LOG_TAIL_LINES = 25
@@ -37,18 +37,14 @@ def run_local_test(project, name, config, definition, log_path, out=print):
         except ModelDirError as error:
             raise ConfigError(f"{project.relative(project.config_path(name))}: {error}") from None
         spec_path = Path(tmp) / "spec.json"
-        spec = {
-            "model_name": name,
-            "task": definition,
-            "rootpath": str(project.root),
-            "model_dir": str(model_dir),
-            "handler": Path(config["handler"]).name,
-            "serialized_file": Path(config["checkpoint"]).name,
-            "batched": config["batched"],
-            "gpu_id": 0 if config["gpu"] else None,
-            "batch_size": 1,
-        }
-        spec_path.write_text(json.dumps(spec), encoding="utf-8")
+        spec = make_spec(
+            name, definition, project.root, model_dir, config["handler"], config["checkpoint"],
+            config["batched"], 0 if config["gpu"] else None,
+        )
+        try:
+            write_spec(spec_path, spec)
+        except SpecError as error:  # the runner would refuse it the same way
+            raise LocalTestFailed(f"Local test failed in spec: {error}") from None
         # Tracebacks name the user's files, not their temporary links in the model dir.
         placed = {str(model_dir / Path(entry).name): entry
                   for entry in [config["handler"], config["checkpoint"], *config["model_files"]]}

@@ -6,7 +6,6 @@ depends on first (each of them skipped when cached), so any step can be asked
 for on its own. The invoke tasks in ``dynalab.workflow`` are thin wrappers.
 """
 
-import importlib.metadata
 import os
 import platform
 from contextlib import contextmanager
@@ -62,6 +61,7 @@ def _local_test(model, force, out):
 
 def local_test_inputs(model):
     """Everything the local test's result depends on."""
+    from dynalab.isolation.environment import installed_version
     from dynalab.packaging import list_package_files
 
     project, config = model.project, model.config
@@ -75,7 +75,7 @@ def local_test_inputs(model):
     return {
         "dynalab": dynalab.__version__,
         "python": platform.python_version(),
-        "torch": _installed_version("torch"),
+        "torch": installed_version("torch"),
         "config": config,
         "task": model.definition,
         "files": files,
@@ -118,7 +118,7 @@ def _integrated_test(model, backend, force, out):
     archive = _package(model, False, out)
     settings = model.config["integrated_test"]
     backend = backend or settings["backend"]
-    from dynalab.isolation.environment import RECIPE
+    from dynalab.isolation.environment import RECIPE, installed_version
 
     key = fingerprint({
         "dynalab": dynalab.__version__,
@@ -126,7 +126,7 @@ def _integrated_test(model, backend, force, out):
         "backend": backend,
         "settings": settings,
         # What the environment is built from, besides the package.
-        "torch": _installed_version("torch"),
+        "torch": installed_version("torch"),
         "recipe": RECIPE,
         "base_image": os.environ.get("DYNALAB_DOCKER_BASE_IMAGE"),
         "wheelhouse": os.environ.get("DYNALAB_WHEELHOUSE"),
@@ -168,14 +168,6 @@ def _say_once(out, line):
     if line not in _said:
         _said.add(line)
         out(line)
-
-
-def _installed_version(distribution):
-    # Reading metadata, not importing: `import torch` alone costs seconds.
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return None
 
 
 def upload(project, name, api_url=None, backend=None, force=False, progress=True, out=print):

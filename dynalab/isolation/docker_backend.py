@@ -52,10 +52,10 @@ class DockerBackend:
 
     def run(self, project_root, archive, name, config, log, out=print):
         client = docker_client()
-        settings = (config.get("integrated_test") or {}).get("docker") or {}
+        settings = config["integrated_test"]["docker"]
         repository = docker_image.image_repository(project_root, name)
         with tempfile.TemporaryDirectory(prefix=f"dynalab-{name}-docker-") as context:
-            docker_image.assemble_context(context, archive.path, name, config)
+            definition = docker_image.assemble_context(context, archive.path, name, config)
             tag = f"{repository}:{docker_image.context_digest(context, archive.sha256)}"
             if _image_exists(client, tag):
                 out(f"Reusing the Docker image {tag} (nothing changed)")
@@ -63,7 +63,6 @@ class DockerBackend:
                 out(f"Building the Docker image {tag} from {docker_image.base_image(config)} (log in {log.name})...")
                 docker_image.build(client, context, tag, name, log, out)
             docker_image.remove_old_images(client, repository, tag, log)
-            definition = workspace.task_definition(f"{context}/code", config)
 
         outcome = RunOutcome(self.name, rootpath=docker_image.ROOTPATH, model_dir=docker_image.MODEL_DIR)
         cpus, memory = _limits(client, settings, outcome, out)
@@ -126,8 +125,8 @@ def _copy_logs(container, log, outcome):
 def _limits(client, settings, outcome, out):
     """(CPUs, memory) from the config, clamped to what the engine's machine has, with a note."""
     info = client.info()
-    cpus = float(settings.get("cpus") or 4)
-    memory = str(settings.get("memory") or "16g").lower()
+    cpus = float(settings["cpus"])
+    memory = str(settings["memory"]).lower()
     available_cpus = info.get("NCPU") or cpus
     if cpus > available_cpus:
         outcome.notes.append(f"note: the config asks for {cpus:g} CPUs; this machine has {available_cpus}, so the container gets {available_cpus}")

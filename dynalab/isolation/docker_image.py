@@ -19,7 +19,7 @@ from pathlib import Path
 
 from dynalab.errors import IntegratedTestFailed
 from dynalab.isolation import workspace
-from dynalab.isolation.environment import host_torch_version
+from dynalab.isolation.environment import installed_version, wheelhouse
 
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
 ROOTPATH = "/home/model-server/code"
@@ -34,7 +34,7 @@ PREPARE = (
 
 def base_image(config):
     """DYNALAB_DOCKER_BASE_IMAGE, else the config's ``integrated_test.docker.base_image``, else the default."""
-    return os.environ.get("DYNALAB_DOCKER_BASE_IMAGE") or _docker_settings(config).get("base_image") or DEFAULT_BASE_IMAGE
+    return os.environ.get("DYNALAB_DOCKER_BASE_IMAGE") or config["integrated_test"]["docker"]["base_image"] or DEFAULT_BASE_IMAGE
 
 
 def image_repository(project_root, name):
@@ -44,21 +44,20 @@ def image_repository(project_root, name):
 
 
 def assemble_context(context, archive_path, name, config):
-    """Fill the folder ``context`` for the build; returns the Dockerfile text."""
+    """Fill the folder ``context`` for the build; returns the package's task definition."""
     context = Path(context)
     code = context / "code"
     workspace.unpack_archive(archive_path, code)
-    workspace.prepare_model(code, context / "model-check", config)  # fails early, naming the file
-    shutil.rmtree(context / "model-check")
+    workspace.check_model(code, config)  # fails early, naming the file; the image lays the model dir out
     definition = workspace.task_definition(code, config)
-    workspace.write_run_spec(context / "spec.json", workspace.run_spec(name, config, definition, ROOTPATH, MODEL_DIR))
+    workspace.write_run_spec(context / "spec.json", name, config, definition, ROOTPATH, MODEL_DIR)
     workspace.copy_runtime(context / "runtime")
-    torch_version = host_torch_version()
+    torch_version = installed_version("torch")
     _fill_wheelhouse(context / "wheelhouse", config, torch_version)
     (context / "deps").mkdir()
     find_links = "--find-links /opt/wheelhouse"
     install_requirements = "true  # no requirements.txt declared"
-    if config.get("requirements"):
+    if config["requirements"]:
         if not (code / "requirements.txt").is_file():
             raise IntegratedTestFailed(
                 "`requirements: true` but requirements.txt is not in the package",
@@ -79,14 +78,14 @@ def assemble_context(context, archive_path, name, config):
         pip_certificate=pip_certificate,
         install_torch=f"pip install {find_links} torch=={torch_version}" if torch_version else "true  # no torch on this machine",
         install_requirements=install_requirements,
-        install_setup=f"pip install {find_links} -e {ROOTPATH}" if config.get("setup") else "true  # no setup.py declared",
+        install_setup=f"pip install {find_links} -e {ROOTPATH}" if config["setup"] else "true  # no setup.py declared",
         prepare_model_dir=json.dumps(["/opt/venv/bin/python", "-c", PREPARE, json.dumps(
-            [MODEL_DIR, ROOTPATH, config["handler"], config["checkpoint"], config.get("model_files") or []]
+            [MODEL_DIR, ROOTPATH, config["handler"], config["checkpoint"], config["model_files"]]
         )]),
         command=json.dumps(command),
     )
     (context / "Dockerfile").write_text(dockerfile, encoding="utf-8")
-    return dockerfile
+    return definition
 
 
 def context_digest(context, archive_sha256):
@@ -161,16 +160,12 @@ def _build_hint(step):
     return "the build log shows the failing command's output"
 
 
-def _docker_settings(config):
-    return (config.get("integrated_test") or {}).get("docker") or {}
-
-
 def _fill_wheelhouse(target, config, torch_version):
-    """The configured wheelhouse, or else this machine's torch wheel found in pip's find-links."""
+    """The wheelhouse (``environment.wheelhouse``: DYNALAB_WHEELHOUSE overrides the config's
+    ``integrated_test.docker.wheelhouse``), or else this machine's torch wheel found in pip's find-links."""
     target.mkdir()
-    folder = os.environ.get("DYNALAB_WHEELHOUSE") or _docker_settings(config).get("wheelhouse")
+    folder = wheelhouse(config)
     if folder:
-        folder = Path(folder).expanduser()
         if not folder.is_dir():
             raise IntegratedTestFailed(
                 f"the wheelhouse {folder} is not a folder",

@@ -2,7 +2,7 @@
 
 - The base layer holds what the deployment image preinstalls: torch, the same
   version as on this machine, installed with pip from the machine's wheels
-  and cache (plus ``DYNALAB_WHEELHOUSE``). Keyed by the Python and torch versions.
+  and cache (plus the wheelhouse, see ``wheelhouse``). Keyed by the Python and torch versions.
 - The dependency layer holds what the project declares (requirements.txt,
   setup.py). It sees the base layer through a ``.pth`` file, so ``torch`` in
   requirements.txt is already satisfied. Keyed by the declared files' content,
@@ -41,36 +41,47 @@ def cache_dir():
     return Path(base) / "dynalab"
 
 
-def host_torch_version():
-    """The torch version installed here (read from metadata: importing torch costs seconds), or None."""
+def installed_version(distribution):
+    """The version of ``distribution`` installed here, or None.
+
+    Read from its metadata, not by importing it: ``import torch`` alone costs seconds.
+    """
     try:
-        return importlib.metadata.version("torch")
+        return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:
         return None
 
 
-def wheelhouse_args(extra=None):
-    """``--find-links`` for DYNALAB_WHEELHOUSE and ``extra``, when set."""
-    folders = [os.environ.get("DYNALAB_WHEELHOUSE"), extra]
-    return [arg for folder in folders if folder for arg in ("--find-links", str(Path(folder).expanduser()))]
+def wheelhouse(config):
+    """The folder of wheels both backends install from, or None.
+
+    The environment variable DYNALAB_WHEELHOUSE, when set, overrides the
+    config's ``integrated_test.docker.wheelhouse``.
+    """
+    folder = os.environ.get("DYNALAB_WHEELHOUSE") or config["integrated_test"]["docker"]["wheelhouse"]
+    return Path(folder).expanduser() if folder else None
+
+
+def wheelhouse_args(folder):
+    """``--find-links`` for the wheelhouse ``folder`` (see ``wheelhouse``), when there is one."""
+    return ["--find-links", str(folder)] if folder else []
 
 
 class Environment:
-    """A ready dependency layer: run its ``python``; ``site_dirs`` go before it on the path."""
+    """A ready dependency layer (it sees the base layer through a ``.pth`` file): run its ``python``."""
 
-    def __init__(self, deps_dir, base_dir, torch_version):
+    def __init__(self, deps_dir):
         self.deps_dir = deps_dir
-        self.base_dir = base_dir
-        self.torch_version = torch_version
 
     @property
     def python(self):
         return self.deps_dir / "bin" / "python"
 
 
-def ensure_environment(root, config, log, out=print, wheelhouse=None):
+def ensure_environment(root, config, log, out=print):
     """The environment for the unpacked project at ``root``, built (and cached) if needed."""
-    torch_version = host_torch_version()
+    torch_version = installed_version("torch")
+    wheels = wheelhouse(config)
     base_key = f"py{platform.python_version()}-torch{torch_version or 'none'}-r{RECIPE}"
     base_dir = cache_dir() / "envs" / f"base-{base_key}"
     with _layer(base_dir) as build:
@@ -80,7 +91,7 @@ def ensure_environment(root, config, log, out=print, wheelhouse=None):
             _create_venv(base_dir, log)
             if torch_version:
                 _pip(
-                    base_dir, ["install", f"torch=={torch_version}", *wheelhouse_args(wheelhouse)], log, "installing torch",
+                    base_dir, ["install", f"torch=={torch_version}", *wheelhouse_args(wheels)], log, "installing torch",
                     hint=f"set DYNALAB_WHEELHOUSE to a folder holding the torch {torch_version} wheel (pip's cache and "
                     "find-links are used too)",
                 )
@@ -96,14 +107,14 @@ def ensure_environment(root, config, log, out=print, wheelhouse=None):
             out(f"Building the sandbox's dependency environment ({names}; cached for later runs)...")
             _create_venv(deps_dir, log)
             (_site_packages(deps_dir) / "_dynalab_base.pth").write_text(f"{_site_packages(base_dir)}\n")
-            if config.get("requirements"):
-                _pip(deps_dir, ["install", "-r", str(root / "requirements.txt"), *wheelhouse_args(wheelhouse)], log, "installing requirements.txt", cwd=root)
-            if config.get("setup"):
+            if config["requirements"]:
+                _pip(deps_dir, ["install", "-r", str(root / "requirements.txt"), *wheelhouse_args(wheels)], log, "installing requirements.txt", cwd=root)
+            if config["setup"]:
                 # The build tools first, so install_project can build offline on every run;
                 # then the declared dependencies (with a copy of the project, refreshed per run).
-                _pip(deps_dir, ["install", "--upgrade", "setuptools", "wheel", *wheelhouse_args(wheelhouse)], log, "installing setuptools")
-                _pip(deps_dir, ["install", str(root), *wheelhouse_args(wheelhouse)], log, "installing the project with setup.py", cwd=root)
-    return Environment(deps_dir, base_dir, torch_version)
+                _pip(deps_dir, ["install", "--upgrade", "setuptools", "wheel", *wheelhouse_args(wheels)], log, "installing setuptools")
+                _pip(deps_dir, ["install", str(root), *wheelhouse_args(wheels)], log, "installing the project with setup.py", cwd=root)
+    return Environment(deps_dir)
 
 
 def install_project(environment, root, target, log):
@@ -114,9 +125,9 @@ def install_project(environment, root, target, log):
 def _declared_files(root, config):
     """[(relative path, content)] of the files that decide the dependency layer."""
     files = []
-    if config.get("requirements"):
+    if config["requirements"]:
         files.append("requirements.txt")
-    if config.get("setup"):
+    if config["setup"]:
         files.extend(name for name in SETUP_FILES if (root / name).is_file() or name == "setup.py")
     declared = []
     for relative in files:

@@ -23,6 +23,7 @@ from pathlib import Path
 from dynalab.isolation import workspace
 from dynalab.isolation.environment import ensure_environment, install_project
 from dynalab.isolation.outcome import RunOutcome, copy_lines
+from dynalab.tasks.task_io import ROOTPATH_ENV
 
 
 @dataclass(frozen=True)
@@ -71,14 +72,13 @@ class SandboxBackend:
             workspace.prepare_model(root, model_dir, config)
             definition = workspace.task_definition(root, config)
             # The cached layers, our runtime, and (setup: true) the project's current code.
-            wheelhouse = ((config.get("integrated_test") or {}).get("docker") or {}).get("wheelhouse")
-            environment = ensure_environment(root, config, log, out=out, wheelhouse=wheelhouse)
+            environment = ensure_environment(root, config, log, out=out)
             python_path = [str(workspace.copy_runtime(work / "runtime"))]
-            if config.get("setup"):
+            if config["setup"]:
                 install_project(environment, root, work / "site", log)
                 python_path.insert(0, str(work / "site"))
             spec_path = work / "spec.json"
-            workspace.write_run_spec(spec_path, workspace.run_spec(name, config, definition, root, model_dir))
+            workspace.write_run_spec(spec_path, name, config, definition, root, model_dir)
             # The launcher, in a network namespace of its own where one can be made.
             outcome = RunOutcome(self.name, rootpath=str(root), model_dir=str(model_dir))
             isolation = _isolation_or_warning(outcome, out)
@@ -121,7 +121,7 @@ def _environment_variables(work, environment, root, python_path):
         "PYTHONNOUSERSITE": "1",
         "PYTHONUNBUFFERED": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
-        "DYNALAB_ROOTPATH": str(root),
+        ROOTPATH_ENV: str(root),
         **workspace.forwarded_environment(),
     }
 

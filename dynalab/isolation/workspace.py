@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import tarfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import dynalab
@@ -56,45 +57,49 @@ def task_definition(root, config):
         )
 
 
+def check_model(root, config):
+    """Fail early, naming the file, if the model dir cannot be laid out from the package at ``root``.
+
+    Only checks: nothing is copied (a checkpoint may weigh gigabytes).
+    """
+    from dynalab.runtime.model_dir import check_model_files
+
+    with _model_dir_errors():
+        check_model_files(str(root), config["handler"], config["checkpoint"], config["model_files"])
+
+
 def prepare_model(root, model_dir, config):
     """Flatten handler, checkpoint and model files into ``model_dir`` (copies, as deployment has)."""
-    from dynalab.runtime.model_dir import ModelDirError, prepare_model_dir
+    from dynalab.runtime.model_dir import prepare_model_dir
+
+    with _model_dir_errors():
+        prepare_model_dir(str(model_dir), str(root), config["handler"], config["checkpoint"], config["model_files"], mode="copy")
+
+
+@contextmanager
+def _model_dir_errors():
+    from dynalab.runtime.model_dir import ModelDirError
 
     try:
-        prepare_model_dir(
-            str(model_dir), str(root), config["handler"], config["checkpoint"], config.get("model_files") or [], mode="copy"
-        )
+        yield
     except ModelDirError as error:
         raise IntegratedTestFailed(f"cannot lay out the model dir from the package: {error}")
 
 
-def run_spec(name, config, definition, rootpath, model_dir):
-    """The run spec (``dynalab.runtime.protocol``) for the server and the probe."""
-    return {
-        "model_name": name,
-        "task": definition,
-        "rootpath": str(rootpath),
-        "model_dir": str(model_dir),
-        "handler": os.path.basename(config["handler"]),
-        "serialized_file": os.path.basename(config["checkpoint"]),
-        "batched": bool(config.get("batched")),
-        "gpu_id": None,
-        "batch_size": 1,
-    }
+def write_run_spec(path, name, config, definition, rootpath, model_dir):
+    """Write the run spec (``dynalab.runtime.protocol``) for the server and the probe; returns it."""
+    from dynalab.runtime.protocol import make_spec, write_spec
 
-
-def write_run_spec(path, spec):
-    from dynalab.runtime.protocol import write_spec
-
+    spec = make_spec(name, definition, rootpath, model_dir, config["handler"], config["checkpoint"], config["batched"], None)
     return write_spec(str(path), spec)
 
 
 def launcher_arguments(config, spec_path, loopback):
-    settings = config.get("integrated_test") or {}
+    settings = config["integrated_test"]
     arguments = [
         "--spec", str(spec_path),
-        "--startup-timeout", str(settings.get("startup_timeout", 300)),
-        "--request-timeout", str(settings.get("request_timeout", 60)),
+        "--startup-timeout", str(settings["startup_timeout"]),
+        "--request-timeout", str(settings["request_timeout"]),
     ]
     return arguments + (["--loopback"] if loopback else [])
 
@@ -113,9 +118,9 @@ def deadline_seconds(config, definition):
     """
     from dynalab.tasks.task_io import TaskIO
 
-    settings = config.get("integrated_test") or {}
+    settings = config["integrated_test"]
     try:
         datapoints = len(TaskIO.from_definition(definition).mock_datapoints)
     except Exception:  # a bad definition fails inside the run, with a proper message
         datapoints = 20
-    return settings.get("startup_timeout", 300) + settings.get("request_timeout", 60) * (datapoints + 2) + 60
+    return settings["startup_timeout"] + settings["request_timeout"] * (datapoints + 2) + 60

@@ -9,28 +9,24 @@ example, in order. Each judge returns ``(response, problems)`` per example;
 
 import json
 
-RESPONSE = "(response)"
+from dynalab.runtime.protocol import Event
+from dynalab.tasks.annotations import show
 
-# task_io is imported inside the functions: the local runner may import this
-# module only after it has set DYNALAB_ROOTPATH, which task_io reads at import.
+# task_io is imported inside the functions: the local runner imports this
+# module before it has set DYNALAB_ROOTPATH, which task_io reads at import.
 
 
 def _problem(expected, got, hint):
-    from dynalab.tasks.task_io import Problem
+    from dynalab.tasks.task_io import RESPONSE, Problem
 
     return Problem(RESPONSE, expected, got, hint)
-
-
-def _show(value, limit=80):
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 5] + " ...'"
 
 
 def unwrap(result):
     """``(the single item, None)`` of a handler's result list, else ``(None, Problem)``."""
     if isinstance(result, list) and len(result) == 1:
         return result[0], None
-    got = f"a list of {len(result)} items" if isinstance(result, list) else _show(result)
+    got = f"a list of {len(result)} items" if isinstance(result, list) else show(result)
     return None, _problem(
         "a list holding exactly one response", got,
         "return [response]: one response per request, as TorchServe expects",
@@ -65,7 +61,7 @@ def judge_batch(raw, examples, taskio):
     if isinstance(raw, (bytes, bytearray)):
         raw = raw.decode("utf-8", errors="replace")
     if not isinstance(raw, str):
-        problem = _problem("one string of JSON lines, one response per example", _show(raw),
+        problem = _problem("one string of JSON lines, one response per example", show(raw),
                            "in batched mode return [\"\\n\".join(json.dumps(r) for r in responses)]")
         return [(None, [problem]) for _ in examples]
     lines = [line for line in raw.splitlines() if line.strip()]
@@ -104,3 +100,39 @@ def _shown(value):
     except (TypeError, ValueError):
         return repr(value)
     return value
+
+
+class Tally:
+    """The passed and failed datapoints of one run, each reported as a ``datapoint`` event.
+
+    ``emit(kind, **fields)`` writes an event; the local runner and the probe
+    pass their own.
+    """
+
+    def __init__(self, emit):
+        self.emit = emit
+        self.passed = 0
+        self.failed = 0
+
+    def datapoint(self, index, total, example, response, problems, seconds):
+        """Count one judged datapoint and report it."""
+        if problems:
+            self.failed += 1
+        else:
+            self.passed += 1
+        self.emit(
+            Event.DATAPOINT, index=index, total=total, input=example, response=response,
+            problems=[problem._asdict() for problem in problems], seconds=round(seconds, 3),
+        )
+
+    def batch(self, examples, judged, seconds):
+        """Count and report every example of one batched call that took ``seconds``;
+        ``judged`` is ``[(response, problems)]`` in the examples' order."""
+        each = seconds / max(len(examples), 1)
+        for index, (example, (response, problems)) in enumerate(zip(examples, judged)):
+            self.datapoint(index, len(examples), example, response, problems, each)
+
+    def done(self, total):
+        """Report the end of the run (the ``done`` event); returns the exit status: 0 if none failed."""
+        self.emit(Event.DONE, passed=self.passed, failed=self.failed, total=total)
+        return 0 if self.failed == 0 else 1

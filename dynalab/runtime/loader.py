@@ -6,8 +6,9 @@ unpacked (the project itself locally, a copy in the sandbox, a path inside
 the container). Handlers use it for files they do not list in
 ``model_files``: ``sys.path.append(ROOTPATH)`` or
 ``open(os.path.join(ROOTPATH, "configs", "x.json"))``. The runtime hands it
-over in the environment variable ``DYNALAB_ROOTPATH``, which ``task_io``
-reads when it is first imported, so it must be set before any user code runs.
+over in the environment variable ``DYNALAB_ROOTPATH`` (``task_io.ROOTPATH_ENV``),
+which ``task_io`` reads when it is first imported, so it must be set (and
+``task_io.ROOTPATH`` corrected) before any user code runs.
 """
 
 import importlib
@@ -17,9 +18,6 @@ import sys
 import tempfile
 
 import dynalab
-
-ROOTPATH_ENV = "DYNALAB_ROOTPATH"
-TASK_FILE_ENV = "DYNALAB_TASK_FILE"
 
 # Shown with every failure to load: many handlers written for a plain local
 # test break only because they do not expect the data=None call.
@@ -45,12 +43,13 @@ def enter_model_dir(spec, spec_path):
     definition being tested), makes the model dir the working directory and
     the first entry of ``sys.path``.
     """
-    os.environ[ROOTPATH_ENV] = spec["rootpath"]
-    os.environ[TASK_FILE_ENV] = _write_task_file(spec["task"], spec_path)
-    task_io = sys.modules.get("dynalab.tasks.task_io")
-    if task_io is not None:
-        # Imported too early (before the variable was set): correct it in place.
-        task_io.ROOTPATH = spec["rootpath"]
+    # task_io names the variables; imported before they are set, it read
+    # ROOTPATH too early, so that is corrected in place before any user import.
+    from dynalab.tasks import task_io
+
+    os.environ[task_io.ROOTPATH_ENV] = spec["rootpath"]
+    os.environ[task_io.TASK_FILE_ENV] = _write_task_file(spec["task"], spec_path)
+    task_io.ROOTPATH = spec["rootpath"]
     _drop_launch_dir()
     os.chdir(spec["model_dir"])
     sys.path.insert(0, spec["model_dir"])

@@ -20,8 +20,8 @@ import sys
 import time
 import traceback
 
-# checks imports task_io only when called: task_io must not be imported before
-# the run has set DYNALAB_ROOTPATH.
+# checks imports task_io only when called: task_io is imported once the run
+# has set DYNALAB_ROOTPATH (see loader.enter_model_dir).
 from dynalab.runtime import checks, loader
 from dynalab.runtime.context import context_from_spec
 from dynalab.runtime.protocol import Event, Reason, SpecError, Stage, emit, load_spec
@@ -41,8 +41,7 @@ class Runner:
     def __init__(self, spec, events):
         self.spec = spec
         self.events = events
-        self.passed = 0
-        self.failed = 0
+        self.tally = checks.Tally(self.emit)
 
     def emit(self, kind, **fields):
         emit(self.events, kind, **fields)
@@ -51,7 +50,7 @@ class Runner:
         """Import, load, run the datapoints; returns the exit status."""
         try:
             loader.enter_model_dir(self.spec, spec_path)
-            # Only now, with DYNALAB_ROOTPATH set, may task_io be imported.
+            # DYNALAB_ROOTPATH is set and task_io.ROOTPATH with it: TaskIO may run now.
             from dynalab.tasks.task_io import TaskIO
 
             taskio = TaskIO.from_definition(self.spec["task"], source=f"task of run spec {spec_path}")
@@ -75,9 +74,8 @@ class Runner:
         except _Exited:
             return 1  # no `done`: the handler ended the run, as it would end a worker
         except _StageFailed:
-            self.failed = total - self.passed
-        self.emit(Event.DONE, passed=self.passed, failed=self.failed, total=total)
-        return 0 if self.failed == 0 else 1
+            self.tally.failed = total - self.tally.passed
+        return self.tally.done(total)
 
     def _run_one(self, handle, context, taskio, index, example, total):
         context.start_request(headers={"content-type": "application/json"})
@@ -85,10 +83,10 @@ class Runner:
         try:
             result = self._stage(Stage.DATAPOINT, handle, [{"body": example}], context, index=index)
         except _StageFailed:
-            self.failed += 1
+            self.tally.failed += 1
             return
         response, problems = checks.judge_handler_result(result, example, taskio)
-        self._datapoint(index, total, example, response, problems, time.monotonic() - started)
+        self.tally.datapoint(index, total, example, response, problems, time.monotonic() - started)
 
     def _run_batch(self, handle, context, taskio, examples):
         context.start_request(headers={"content-type": "text/plain; charset=utf-8"})
@@ -96,22 +94,10 @@ class Runner:
         try:
             result = self._stage(Stage.BATCH, handle, [{"body": checks.batch_body(examples)}], context)
         except _StageFailed:
-            self.failed = len(examples)
+            self.tally.failed = len(examples)
             return
-        seconds = (time.monotonic() - started) / max(len(examples), 1)
-        judged = checks.judge_batch_handler_result(result, examples, taskio)
-        for index, (example, (response, problems)) in enumerate(zip(examples, judged)):
-            self._datapoint(index, len(examples), example, response, problems, seconds)
-
-    def _datapoint(self, index, total, example, response, problems, seconds):
-        if problems:
-            self.failed += 1
-        else:
-            self.passed += 1
-        self.emit(
-            Event.DATAPOINT, index=index, total=total, input=example, response=response,
-            problems=[problem._asdict() for problem in problems], seconds=round(seconds, 3),
-        )
+        seconds = time.monotonic() - started
+        self.tally.batch(examples, checks.judge_batch_handler_result(result, examples, taskio), seconds)
 
     def _stage(self, stage, function, *args, index=None):
         """``function(*args)``; a failure becomes an ``error`` event (and _StageFailed / _Exited)."""

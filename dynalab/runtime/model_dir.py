@@ -40,6 +40,23 @@ def prepare_model_dir(model_dir, rootpath, handler, checkpoint, model_files, mod
     return {name: source for name, (relative, source) in sources.items()}
 
 
+def check_model_files(rootpath, handler, checkpoint, model_files):
+    """Check that ``prepare_model_dir`` could lay these files out, without touching the disk.
+
+    Raises ModelDirError naming the file (missing, outside the root, or a name
+    clash); returns {bare name: source path}.
+    """
+    sources = _plan(os.path.realpath(rootpath), handler, checkpoint, model_files)
+    return {name: source for name, (relative, source) in sources.items()}
+
+
+def placed_name(relative):
+    """The bare name under which the file at ``relative`` is placed in the model dir."""
+    # The name the handler uses is the one written in the config, even if
+    # that entry is a symlink to a file of another name.
+    return os.path.basename(os.path.normpath(relative))
+
+
 def _plan(rootpath, handler, checkpoint, model_files):
     """{bare name: (relative path, absolute source)}, checked for clashes before touching the disk."""
     entries = [("handler", handler)]
@@ -49,9 +66,7 @@ def _plan(rootpath, handler, checkpoint, model_files):
     sources = {}
     for field, relative in entries:
         source = _source(rootpath, field, relative)
-        # The name the handler uses is the one written in the config, even if
-        # that entry is a symlink to a file of another name.
-        name = os.path.basename(os.path.normpath(relative))
+        name = placed_name(relative)
         if name == MARKER:
             raise ModelDirError(f"{field}: {relative} has a name reserved by Dynalab ({MARKER})")
         if name in sources:

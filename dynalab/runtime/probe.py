@@ -81,7 +81,7 @@ class Probe:
         self.events = events
         self.startup_timeout = startup_timeout
         self.request_timeout = request_timeout
-        self.passed = self.failed = 0
+        self.tally = checks.Tally(self.emit)
 
     def emit(self, kind, **fields):
         emit(self.events, kind, **fields)
@@ -109,9 +109,8 @@ class Probe:
                         self._send_one(client, path, index, example, total)
             except Unreachable:
                 pass  # reported; the server is gone or stuck, so the rest cannot pass
-        self.failed = total - self.passed
-        self.emit(Event.DONE, passed=self.passed, failed=self.failed, total=total)
-        return 0 if self.failed == 0 else 1
+        self.tally.failed = total - self.tally.passed
+        return self.tally.done(total)
 
     def _wait_until_healthy(self, url, port_file):
         """A Client once /ping says Healthy; None (after an error event) if it never does."""
@@ -183,7 +182,7 @@ class Probe:
         if payload is None:
             return
         response, problems = checks.judge(payload, example, self.taskio)
-        self._datapoint(index, total, example, response, problems, time.monotonic() - started)
+        self.tally.datapoint(index, total, example, response, problems, time.monotonic() - started)
 
     def _send_batch(self, client, path, examples):
         started = time.monotonic()
@@ -191,17 +190,8 @@ class Probe:
         payload = self._post(client, path, body, "text/plain; charset=utf-8", Stage.BATCH)
         if payload is None:
             return
-        seconds = (time.monotonic() - started) / max(len(examples), 1)
-        for index, (example, (response, problems)) in enumerate(zip(examples, checks.judge_batch(payload, examples, self.taskio))):
-            self._datapoint(index, len(examples), example, response, problems, seconds)
-
-    def _datapoint(self, index, total, example, response, problems, seconds):
-        if not problems:
-            self.passed += 1
-        self.emit(
-            Event.DATAPOINT, index=index, total=total, input=example, response=response,
-            problems=[problem._asdict() for problem in problems], seconds=round(seconds, 3),
-        )
+        seconds = time.monotonic() - started
+        self.tally.batch(examples, checks.judge_batch(payload, examples, self.taskio), seconds)
 
 
 def _client_from_port_file(path):

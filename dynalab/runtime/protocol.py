@@ -17,6 +17,8 @@ import enum
 import json
 import os
 
+from dynalab.runtime.model_dir import placed_name
+
 
 class Health(enum.Enum):
     """The states of a model server, as ``GET /ping`` reports them."""
@@ -148,6 +150,23 @@ _SPEC_FIELDS = {
     "gpu_id": ((int, type(None)), None),
     "batch_size": (int, 1),
 }
+
+
+def make_spec(model_name, task, rootpath, model_dir, handler, serialized_file, batched, gpu_id):
+    """The run spec of a model: ``handler`` and ``serialized_file`` are paths as the config
+    gives them (relative to the project root); the spec names them as the model dir holds
+    them, by bare name. Write it with ``write_spec``, which validates it."""
+    return {
+        "model_name": model_name,
+        "task": task,
+        "rootpath": str(rootpath),
+        "model_dir": str(model_dir),
+        "handler": placed_name(handler),
+        "serialized_file": placed_name(serialized_file) if serialized_file else None,
+        "batched": batched,
+        "gpu_id": gpu_id,
+        "batch_size": 1,
+    }
 
 
 def validate_spec(spec, source="run spec"):

@@ -37,13 +37,17 @@ __all__ = [
     "parse_response",
 ]
 
+# Names shared with the processes that run a handler, defined here only (the
+# runtime and the backends import them; the Dockerfile template repeats the first).
+ROOTPATH_ENV = "DYNALAB_ROOTPATH"  # the project root, wherever it was unpacked
+TASK_FILE_ENV = "DYNALAB_TASK_FILE"  # a task definition file TaskIO(code) looks in first
+RESPONSE = "(response)"  # the Problem field of a response that is wrong as a whole
+
 # Where the whole model project lives. Dynalab sets DYNALAB_ROOTPATH wherever it
 # runs a handler (locally, in the sandbox, in the container).
-ROOTPATH = os.environ.get("DYNALAB_ROOTPATH") or os.getcwd()
+ROOTPATH = os.environ.get(ROOTPATH_ENV) or os.getcwd()
 
-TASK_FILE_ENV = "DYNALAB_TASK_FILE"
 SECRET_ENV = "MY_SECRET"
-RESPONSE = "(response)"
 SIGN_HINT = "call self.taskIO.sign_response(response, example) last, after setting every output field"
 
 
