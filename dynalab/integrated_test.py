@@ -19,16 +19,16 @@ from dynalab.isolation.diagnosis import diagnose
 
 @dataclass
 class IntegratedResult:
-    """A passed integrated test (a failed one raises IntegratedTestFailed)."""
+    """A passed integrated test: a failed one raises IntegratedTestFailed (its ``diagnosis`` says why)."""
 
-    passed: bool
     backend: str
     duration: float
-    diagnosis: object = None  # a diagnosis.Diagnosis when the test failed
-    log_path: Path = None
-    datapoints: int = 0
+    log_path: Path
+    datapoints: int
     isolated: bool = True  # False when the network could not be cut (sandbox on some systems)
     notes: list = field(default_factory=list)
+
+    passed = True  # not a field: a result is only ever returned for a pass
 
 
 def run_integrated_test(project_root, name, config, backend, archive_info, log_path, out=print):
@@ -56,7 +56,7 @@ def run_integrated_test(project_root, name, config, backend, archive_info, log_p
         if outcome.passed:
             log.write(f"\nPASSED in {duration:.1f}s\n")
             out(f"Integrated test passed on the {backend} backend: {total} of {total} datapoints ({duration:.1f}s; log {log_path})")
-            return IntegratedResult(True, backend, duration, None, log_path, total, outcome.isolated, outcome.notes)
+            return IntegratedResult(backend, duration, log_path, total, outcome.isolated, outcome.notes)
 
         diagnosis = diagnose(outcome, project_root, config)
         log.write(f"\nFAILED: {diagnosis.cause}\nfix: {diagnosis.hint}\n")

@@ -2,8 +2,12 @@
 
 Every HTTP failure is turned into a ``DynalabError`` here, in ``check_response``
 and ``send``, so the rest of the client never looks at status codes.
+
+Each public call takes an optional ``session``; without one it makes its own
+(``own_session``) and closes it before returning.
 """
 
+import contextlib
 import datetime
 import email.utils
 import ipaddress
@@ -62,6 +66,16 @@ def _loopback(host):
         return False
 
 
+@contextlib.contextmanager
+def own_session(session=None):
+    """``session`` itself, or a new ``make_session()`` session closed on leaving the block."""
+    if session is not None:
+        yield session
+        return
+    with make_session() as new:
+        yield new
+
+
 def check_token(url, token, session=None):
     """Check ``token`` against the server; raises ``AuthError`` if it is unknown."""
     try:
@@ -76,9 +90,10 @@ def check_token(url, token, session=None):
 def bearer(url, api_token, session=None):
     """Exchange the long-lived API token for a short-lived bearer token."""
     try:
-        response = send(
-            session, "GET", url, "/authenticate/refresh_from_api", params={"api_token": api_token}, timeout=TIMEOUT
-        )
+        with own_session(session) as session:
+            response = send(
+                session, "GET", url, "/authenticate/refresh_from_api", params={"api_token": api_token}, timeout=TIMEOUT
+            )
     except ServerError as error:
         # The chained requests error quotes the URL, whose query holds the API token.
         raise ServerError(str(error), hint=error.hint) from None
@@ -91,7 +106,8 @@ def bearer(url, api_token, session=None):
 
 def fetch_tasks(url, session=None, timeout=TIMEOUT):
     """The raw task list ``GET /tasks/submitable``: dicts with ``task_code``, ``config_yaml``, ..."""
-    response = send(session, "GET", url, "/tasks/submitable", timeout=timeout)
+    with own_session(session) as session:
+        response = send(session, "GET", url, "/tasks/submitable", timeout=timeout)
     check_response(response, url)
     tasks = _json(response, url)
     if not isinstance(tasks, list):
@@ -101,23 +117,30 @@ def fetch_tasks(url, session=None, timeout=TIMEOUT):
 
 def model_status(url, api_token, model_id, session=None):
     """What the server knows of an uploaded model (``GET /models/<id>``), as a dict."""
-    headers = {"Authorization": f"Bearer {bearer(url, api_token, session=session)}"}
-    response = send(session, "GET", url, f"/models/{model_id}", headers=headers, timeout=TIMEOUT)
+    with own_session(session) as session:
+        headers = {"Authorization": f"Bearer {bearer(url, api_token, session=session)}"}
+        response = send(session, "GET", url, f"/models/{model_id}", headers=headers, timeout=TIMEOUT)
     check_response(response, url)
     return _json(response, url)
 
 
-def list_models(url, api_token, session=None):
-    """The models this token's user has uploaded (``GET /models``), newest first."""
-    headers = {"Authorization": f"Bearer {bearer(url, api_token, session=session)}"}
-    response = send(session, "GET", url, "/models", headers=headers, timeout=TIMEOUT)
+def list_models(url, api_token, session=None, *, bearer_token=None):
+    """The models this token's user has uploaded (``GET /models``), newest first.
+
+    A caller already holding a ``bearer_token`` passes it instead of ``api_token``.
+    """
+    with own_session(session) as session:
+        token = bearer_token or bearer(url, api_token, session=session)
+        response = send(session, "GET", url, "/models", headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT)
     check_response(response, url)
     return _json(response, url)
 
 
 def send(session, method, url, path, **kwargs):
-    """``session.request`` on ``url + path``; an unreachable server is a ``ServerError``."""
-    session = session or make_session()
+    """``session.request`` on ``url + path``; an unreachable server is a ``ServerError``.
+
+    ``session`` is the caller's (see ``own_session``): ``send`` never makes one.
+    """
     try:
         return session.request(method, url + path, **kwargs)
     except requests.ReadTimeout as error:

@@ -52,7 +52,11 @@ def refresh_server_tasks(project, url, session=None):
     from dynalab.client import api
     from dynalab.client.session import make_session
 
-    raw = api.fetch_tasks(url, session=session or make_session(retries=1), timeout=FETCH_TIMEOUT)
+    if session is None:
+        with make_session(retries=1) as own:
+            raw = api.fetch_tasks(url, session=own, timeout=FETCH_TIMEOUT)
+    else:
+        raw = api.fetch_tasks(url, session=session, timeout=FETCH_TIMEOUT)
     fetched_at = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
     cache = {"url": url, "fetched_at": fetched_at, "tasks": raw}
     atomic_write_text(project.dynalab_dir / CACHE_FILE, json.dumps(cache, indent=2, sort_keys=True) + "\n")

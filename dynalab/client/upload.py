@@ -26,7 +26,7 @@ from requests_toolbelt.multipart.encoder import MultipartEncoder, MultipartEncod
 from tqdm import tqdm
 
 from dynalab.client import api
-from dynalab.client.session import TIMEOUT, UPLOAD_TIMEOUT, make_session
+from dynalab.client.session import UPLOAD_TIMEOUT
 from dynalab.errors import DynalabError, ServerError, UploadError
 from dynalab.fingerprint import sha256_file
 from dynalab.project import Project
@@ -73,9 +73,9 @@ def upload(url, api_token, name, task_code, archive_path, progress=True, *, root
     archive = Path(archive_path)
     size = archive.stat().st_size
     digest = sha256 or sha256_file(archive)
-    session = session or make_session()
-    token = api.bearer(url, api_token, session=session)
-    body = _post_with_retries(session, url, token, name, task_code, archive, digest, progress, out)
+    with api.own_session(session) as session:
+        token = api.bearer(url, api_token, session=session)
+        body = _post_with_retries(session, url, token, name, task_code, archive, digest, progress, out)
     if body.get("sha256") not in (None, digest):
         raise UploadError(
             f"the server at {url} stored an archive with sha256 {body.get('sha256')}, but {archive} has {digest}",
@@ -169,11 +169,10 @@ def _arrived(session, url, token, known, digest, name, task_code):
 
 
 def _list_models(session, url, token):
+    """``api.list_models`` with the bearer ``token``; None when the server cannot list them."""
     try:
-        response = api.send(session, "GET", url, "/models", headers={"Authorization": f"Bearer {token}"},
-                            timeout=TIMEOUT)
-        models = api.check_response(response, url).json()
-    except (DynalabError, ValueError):
+        models = api.list_models(url, None, session=session, bearer_token=token)
+    except DynalabError:
         return None
     return [model for model in models if isinstance(model, dict)] if isinstance(models, list) else None
 

@@ -34,13 +34,18 @@ class ArchiveRejected(ValueError):
 
 @dataclass(frozen=True)
 class ArchiveSummary:
+    """What the check saw of an accepted archive (the server logs the counts)."""
+
     config_path: str
     members: int
     unpacked_bytes: int
 
 
 def check_archive(path, model_name, task_code, max_unpacked_bytes):
-    """Check the gzip tar at ``path`` for model ``model_name``; raise ``ArchiveRejected``."""
+    """Check the gzip tar at ``path`` for model ``model_name``; return its ``ArchiveSummary``.
+
+    Raises ``ArchiveRejected`` with the reason when the archive is refused.
+    """
     with open(path, "rb") as f:
         if f.read(2) != GZIP_MAGIC:
             raise ArchiveRejected("the tarball is not gzip-compressed (expected a .tar.gz archive)")

@@ -19,7 +19,7 @@ from dynalab.server.settings import (
     DEFAULT_HOST, DEFAULT_MAX_UNPACKED_BYTES, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_PORT,
     DEFAULT_TOKEN_TTL, Settings,
 )
-from dynalab.server.task_catalog import TaskCatalog, TaskCatalogError
+from dynalab.server.task_catalog import load_catalog
 
 PROG = "dynalab-server"
 
@@ -93,7 +93,7 @@ def cmd_list_users(settings):
 
 def cmd_list_tasks(settings):
     """One line per task: code, quota, name."""
-    db, catalog = _open_db(settings), _catalog(settings)
+    db, catalog = _open_db(settings), load_catalog(settings.tasks_dir)
     with db.session() as session:
         for code in catalog.codes():
             quota = catalog.quota(session, code)
@@ -103,7 +103,7 @@ def cmd_list_tasks(settings):
 
 def cmd_set_quota(settings, task_code, threshold=None, hours=None, reset=False):
     """Override a task's upload quota (or go back to the default with --reset)."""
-    db, catalog = _open_db(settings), _catalog(settings)
+    db, catalog = _open_db(settings), load_catalog(settings.tasks_dir)
     if task_code not in catalog:
         raise UsageError(f"unknown task {task_code!r} (known: {', '.join(catalog.codes())})")
     with db.session() as session:
@@ -132,13 +132,6 @@ def _open_db(settings):
         raise UsageError(f"data dir {settings.data_dir} does not exist",
                          hint=f"create it, or start the server once: {PROG} run --data-dir {settings.data_dir}")
     return open_database(settings.database_url)
-
-
-def _catalog(settings):
-    try:
-        return TaskCatalog(settings.tasks_dir)
-    except TaskCatalogError as error:
-        raise UsageError(str(error), hint="fix or remove that file in the data dir's tasks/ folder")
 
 
 def _user(db, session, email):

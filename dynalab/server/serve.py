@@ -16,7 +16,7 @@ from dynalab.errors import UsageError
 from dynalab.server.app import create_app
 from dynalab.server.db import open_database
 from dynalab.server.storage import prepare_data_dir
-from dynalab.server.task_catalog import TaskCatalog, TaskCatalogError
+from dynalab.server.task_catalog import load_catalog
 
 READY_PREFIX = "Dynalab server ready at "
 
@@ -25,10 +25,7 @@ def serve(settings, log_level="info"):
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s:     %(name)s: %(message)s")
     with _data_dir_lock(settings):
         prepare_data_dir(settings)
-        try:
-            catalog = TaskCatalog(settings.tasks_dir)
-        except TaskCatalogError as error:
-            raise UsageError(str(error), hint="fix or remove that file in the data dir's tasks/ folder")
+        catalog = load_catalog(settings.tasks_dir)
         db = open_database(settings.database_url)
         app = create_app(settings, db=db, catalog=catalog)
         sock = _listen(settings.host, settings.port)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import yaml
 
+from dynalab.errors import UsageError
 from dynalab.server.db import TaskQuota
 from dynalab.tasks import registry
 
@@ -25,6 +26,14 @@ class TaskCatalogError(ValueError):
 class Quota:
     threshold: int
     hr_diff: int
+
+
+def load_catalog(tasks_dir):
+    """The catalog for ``tasks_dir``, a malformed task file there being a ``UsageError``."""
+    try:
+        return TaskCatalog(tasks_dir)
+    except TaskCatalogError as error:
+        raise UsageError(str(error), hint="fix or remove that file in the data dir's tasks/ folder")
 
 
 class TaskCatalog:

@@ -59,7 +59,7 @@ class UploadIntake:
                 raise TooLarge(self.settings.max_upload_bytes)
             form = UploadForm(request.headers.get("content-type"), self.settings.tmp_dir,
                               self.settings.max_upload_bytes, self._early_check(user))
-            record = await self._accept(form, chunks, user)
+            record, summary = await self._accept(form, chunks, user)
         except (UploadRefused, FormRejected, TooLarge, ArchiveRejected, QuotaExceeded) as error:
             _discard(form)
             refusal = _as_refusal(error)
@@ -70,7 +70,8 @@ class UploadIntake:
             raise refusal from None
         finally:
             _discard(form)
-        log.info("upload by %s accepted: %s", user.email, record)
+        log.info("upload by %s accepted: %s (%d archive members, %d bytes unpacked)",
+                 user.email, record, summary.members, summary.unpacked_bytes)
         return record
 
     def _early_check(self, user):
@@ -81,12 +82,14 @@ class UploadIntake:
         return before_file
 
     async def _accept(self, form, chunks, user):
+        """The new record as JSON, and the archive's ``ArchiveSummary``."""
         await form.receive(chunks)
         name, task_code = self.check_fields(form.fields)
         sha256 = await run_in_threadpool(form.incoming.finish)  # fsync of up to GBs: off the event loop
-        await run_in_threadpool(check_archive, form.incoming.path, name, task_code,
-                                self.settings.max_unpacked_bytes)
-        return await run_in_threadpool(self._commit, user.id, name, task_code, sha256, form.incoming)
+        summary = await run_in_threadpool(check_archive, form.incoming.path, name, task_code,
+                                          self.settings.max_unpacked_bytes)
+        record = await run_in_threadpool(self._commit, user.id, name, task_code, sha256, form.incoming)
+        return record, summary
 
     def check_fields(self, fields):
         name = fields.get("name", "").strip()
