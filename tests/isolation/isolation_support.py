@@ -18,7 +18,6 @@ NAME = "dynalab-selftest"  # images and containers of the tests carry this model
 CONFIGS = {
     "example": {"model_files": ["labels.py", "vocab.json"]},
     "contract-nli": {"model_files": ["rules.py", "labels.json"]},
-    "good-nli": {"model_files": ["labels.json"]},
     "undeclared-import": {},
     "network-at-load": {"model_files": ["url.txt"]},
     "reads-excluded-file": {"exclude": ["data"]},

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.docker
 
 
 def test_good_project_passes_and_leaves_the_project_unchanged(model, docker):
-    good = model("good-nli")
+    good = model("contract-nli")
     before = snapshot(good.root)
     result = good.integrated_test("docker")
     assert result.passed and result.backend == "docker" and result.datapoints > 0
@@ -33,7 +33,7 @@ def test_example_with_torch_passes_and_a_handler_edit_reuses_the_dependency_laye
 
 
 def test_unchanged_package_reuses_the_image(model, docker):
-    good = model("good-nli")
+    good = model("contract-nli")
     good.integrated_test("docker")
     good.output.clear()
     good.integrated_test("docker")
@@ -86,7 +86,7 @@ def test_a_failed_build_step_stops_the_test_and_is_shown(model, docker):
 
 
 def test_earlier_images_of_the_model_are_replaced(model, docker):
-    good = model("good-nli")
+    good = model("contract-nli")
     good.integrated_test("docker")
     (good.root / "handler.py").write_text((good.root / "handler.py").read_text() + "# edit\n")
     good.integrated_test("docker")
@@ -98,7 +98,7 @@ def test_earlier_images_of_the_model_are_replaced(model, docker):
 def test_unreachable_docker_is_one_line_suggesting_the_sandbox(model, monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     with pytest.raises(IntegratedTestFailed) as caught:
-        model("good-nli").integrated_test("docker")
+        model("contract-nli").integrated_test("docker")
     message = str(caught.value)
     assert "Docker is not reachable" in message and "--backend sandbox" in message
     assert "\n" not in message

@@ -31,7 +31,7 @@ def weights_server():
 
 
 def test_good_project_passes_and_leaves_the_project_unchanged(model):
-    good = model("good-nli")
+    good = model("contract-nli")
     before = snapshot(good.root)
     result = good.integrated_test("sandbox")
     assert result.passed and result.backend == "sandbox" and result.datapoints > 0
@@ -96,7 +96,7 @@ def test_declared_requirements_are_installed_and_a_handler_edit_reuses_the_layer
 
 def test_without_network_isolation_it_warns_and_runs_anyway(model, monkeypatch):
     monkeypatch.setattr(sandbox, "network_isolation", lambda: None)
-    case = model("good-nli")
+    case = model("contract-nli")
     result = case.integrated_test("sandbox")
     assert result.passed and not result.isolated
     assert any("cannot cut the sandbox's network" in line for line in case.output)
