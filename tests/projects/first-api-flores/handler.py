@@ -9,16 +9,12 @@ from dynalab.tasks.flores_small1 import TaskIO
 
 import translate  # a model file, imported by bare name
 
-# NOTE: use the following line to import modules from your repo
-sys.path.append(ROOTPATH)
+sys.path.append(ROOTPATH)  # the project's own packages
 from src.words import split_words  # noqa: E402
 
 
 class Handler(BaseDynaHandler):
     def initialize(self, context):
-        """
-        load model and extra files
-        """
         model_pt_path, model_file_dir, device_str = self._handler_initialize(context)
         self.taskIO = TaskIO()
         with open(model_pt_path) as f:

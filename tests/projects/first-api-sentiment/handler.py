@@ -20,7 +20,7 @@ class Handler(BaseDynaHandler):
 
     def inference(self, words):
         hits = {label: sum(word in cues for word in words) for label, cues in self.cues.items()}
-        # One independent score per label: "will be normalized on our side", said that API.
+        # One score per label, not summing to 1: that API normalised them on the server.
         return {label: min(1.0, 0.2 + 0.4 * count) for label, count in hits.items()}
 
     def postprocess(self, scores, data):
