@@ -15,12 +15,6 @@ from pathlib import Path
 from dynalab.runtime import hints
 from dynalab.runtime.model_dir import placed_name
 
-# Import names whose pip distribution has another name.
-DISTRIBUTIONS = {
-    "sklearn": "scikit-learn", "cv2": "opencv-python", "PIL": "pillow", "yaml": "pyyaml",
-    "bs4": "beautifulsoup4", "skimage": "scikit-image", "Crypto": "pycryptodome", "dateutil": "python-dateutil",
-    "google.protobuf": "protobuf", "attr": "attrs", "sentencepiece": "sentencepiece", "fitz": "pymupdf",
-}
 NETWORK_PATTERNS = re.compile(
     r"URLError|gaierror|Temporary failure in name resolution|Name or service not known|nodename nor servname"
     r"|Network is unreachable|ConnectionRefusedError|Connection refused|ConnectionError|NewConnectionError"
@@ -30,8 +24,7 @@ EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?([A-Z]\w*(?:Error|Exception
 MISSING_MODULE = re.compile(r"No module named '([^']+)'")
 MISSING_FILE = re.compile(r"No such file or directory: '([^']+)'|\[Errno 2\][^']*'([^']+)'")
 FRAME = re.compile(r'^File "([^"]+)", line \d+')
-# The name a requirements.txt line starts with (PEP 508); options and comments have none.
-REQUIREMENT_NAME = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)")
+
 NO_NETWORK = "the deployment has no network access: ship the files in the project (and list them in `model_files` or open them via ROOTPATH) instead of downloading them"
 
 
@@ -123,10 +116,10 @@ def _missing_module(module, line, importer, project_root, config, name):
     local = hints.find_project_module(str(project_root), top)
     if local:
         return Diagnosis(f"{line}: {local} is in the project but not next to the handler", hints.module_fix(local))
-    distribution = DISTRIBUTIONS.get(module) or DISTRIBUTIONS.get(top) or top
+    distribution = hints.distribution_of(module)
     cause = f"{line}: {importer} imports {top!r}, which the deployment does not install"
     amend = f"`dynalab-cli init -n {name} --amend -r`"
-    listed = _listed_requirement(project_root / "requirements.txt", {distribution, top})
+    listed = hints.listed_requirement(str(project_root), module)
     if listed and not config.get("requirements"):
         return Diagnosis(
             f"{cause}: requirements.txt lists {listed}, but the model config does not install it (`requirements: false`)",
@@ -164,23 +157,6 @@ def _config_path(placed, config):
     return placed
 
 
-def _listed_requirement(path, names):
-    """The name under which requirements file ``path`` lists one of ``names``, or None."""
-    wanted = {_normalised(name) for name in names}
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return None
-    for line in lines:
-        requirement = REQUIREMENT_NAME.match(line.split("#")[0].strip())
-        if requirement and _normalised(requirement.group(1)) in wanted:
-            return requirement.group(1)
-    return None
-
-
-def _normalised(distribution):
-    # Distribution names compare case-insensitively, with runs of -, _ and . alike (PEP 503).
-    return re.sub(r"[-_.]+", "-", distribution).lower()
 
 
 def _installed_here(top):

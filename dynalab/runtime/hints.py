@@ -7,6 +7,7 @@ fix for the same mistake.
 """
 
 import os
+import re
 
 from dynalab.runtime.loader import HandlerLoadError
 
@@ -16,6 +17,17 @@ LOAD_HINT = (
     "the model loads in handle(None, context), called once before any request as TorchServe does; "
     "if the error comes from handling data=None, return early when data is None"
 )
+
+
+# Import names whose pip distribution has another name.
+DISTRIBUTIONS = {
+    "sklearn": "scikit-learn", "cv2": "opencv-python", "PIL": "pillow", "yaml": "pyyaml",
+    "bs4": "beautifulsoup4", "skimage": "scikit-image", "Crypto": "pycryptodome", "dateutil": "python-dateutil",
+    "google.protobuf": "protobuf", "attr": "attrs", "sentencepiece": "sentencepiece", "fitz": "pymupdf",
+}
+
+# The name a requirements.txt line starts with (PEP 508); options and comments have none.
+REQUIREMENT_NAME = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
 def failure_hint(exc, stage, spec):
@@ -42,10 +54,40 @@ def missing_module_hint(module, rootpath):
     local = find_project_module(rootpath, module.split(".")[0])
     if local:
         return f"{local} is in the project but not next to the handler: {module_fix(local)}"
+    listed = listed_requirement(rootpath, module)
+    if listed:
+        return f"requirements.txt lists {listed}, but it is not installed here: pip install -r requirements.txt"
     return (
-        f"module {module!r} is missing: list its package in requirements.txt, or add "
+        f"module {module!r} is missing: add {distribution_of(module)} to requirements.txt, or add "
         "the file to model_files so it sits next to the handler"
     )
+
+
+def distribution_of(module):
+    """The pip distribution that most likely provides ``module`` (by its top-level name)."""
+    top = module.split(".")[0]
+    return DISTRIBUTIONS.get(module) or DISTRIBUTIONS.get(top) or top
+
+
+def listed_requirement(root, module):
+    """The name under which ``<root>/requirements.txt`` lists the distribution of
+    ``module`` (or one named like the module), or None."""
+    wanted = {_normalised(distribution_of(module)), _normalised(module.split(".")[0])}
+    try:
+        with open(os.path.join(root, "requirements.txt"), encoding="utf-8", errors="replace") as file:
+            lines = file.read().splitlines()
+    except (OSError, TypeError):
+        return None
+    for line in lines:
+        requirement = REQUIREMENT_NAME.match(line.split("#")[0].strip())
+        if requirement and _normalised(requirement.group(1)) in wanted:
+            return requirement.group(1)
+    return None
+
+
+def _normalised(distribution):
+    # Distribution names compare case-insensitively, with runs of -, _ and . alike (PEP 503).
+    return re.sub(r"[-_.]+", "-", distribution).lower()
 
 
 def module_fix(local):

@@ -59,3 +59,16 @@ def test_a_project_module_missing_from_model_files_is_named(runtime_spec):
         "translate.py is in the project but not next to the handler: add translate.py to `model_files`, "
         "or import it through ROOTPATH (sys.path.append(ROOTPATH))"
     )
+
+
+def test_a_listed_requirement_missing_here_says_to_install_requirements_txt(runtime_spec):
+    def not_installed(root):
+        (root / "model.py").write_text("import tokenizer_not_installed_here\n")
+        (root / "requirements.txt").write_text("tokenizer-not-installed-here==1.0\n")
+
+    result = run_local(runtime_spec("listed-requirement", checkpoint="model.pt", model_files=["model.py"],
+                                    prepare=not_installed))
+    (error,) = of_kind(result.events, "error")
+    assert error["hint"] == (
+        "requirements.txt lists tokenizer-not-installed-here, but it is not installed here: pip install -r requirements.txt"
+    )
