@@ -53,10 +53,6 @@ RECIPES = {
     "flores_full": _TRANSLATION,
 }
 
-# The modules a handler may import TaskIO from, this API's and today's.
-SUPPORTED_IMPORTS = ("dynalab.tasks.task_io", *(f"dynalab.tasks.{code}" for code in RECIPES))
-
-
 def is_first_api_response(response):
     """True if the response dict was signed the first API's way (``signed``, no ``signature``)."""
     return SIGNED in response and "signature" not in response
