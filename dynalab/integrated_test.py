@@ -58,7 +58,7 @@ def run_integrated_test(project_root, name, config, backend, archive_info, log_p
             out(f"Integrated test passed on the {backend} backend: {total} of {total} datapoints ({duration:.1f}s; log {log_path})")
             return IntegratedResult(backend, duration, log_path, total, outcome.isolated, outcome.notes)
 
-        diagnosis = diagnose(outcome, project_root, config)
+        diagnosis = diagnose(outcome, project_root, config, name)
         log.write(f"\nFAILED: {diagnosis.cause}\nfix: {diagnosis.hint}\n")
     for line in diagnosis.details:
         out(f"  | {line}")

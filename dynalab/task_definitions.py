@@ -2,9 +2,11 @@
 
 A model's task comes from, in order: its config's ``task_file``; the task list
 fetched from the evaluation server (cached by the client); the definitions
-built into Dynalab. The chosen definition is written to ``.dynalab/<task>.json``
-(the original tool's format), which is packaged with the model so the handler's
-``TaskIO(task)`` finds it wherever it runs.
+built into Dynalab; the project's ``.dynalab/<task>.json``, where the original
+tool's ``init`` wrote the definition of the task it fetched (so a custom task
+known only from that file still works). The chosen definition is written to
+``.dynalab/<task>.json`` (the original tool's format), which is packaged with
+the model so the handler's ``TaskIO(task)`` finds it wherever it runs.
 """
 
 import json
@@ -32,8 +34,9 @@ def refresh_from_server(project, out=print):
 def known_tasks(project):
     """{task code: short description} of every task this project can use."""
     tasks = {code: registry.load_builtin(code).get("name", "") for code in registry.builtin_task_codes()}
-    for code, definition in _server_tasks(project).items():
-        tasks.setdefault(code, definition.get("name", ""))
+    for definitions in (_server_tasks(project), _project_task_files(project)):
+        for code, definition in definitions.items():
+            tasks.setdefault(code, definition.get("name", ""))
     return dict(sorted(tasks.items()))
 
 
@@ -57,6 +60,9 @@ def resolve_task_definition(project, config, source="config"):
         return server[code]
     if code in registry.builtin_task_codes():
         return registry.load_builtin(code)
+    definition = _project_task_file(project, code)
+    if definition is not None:
+        return definition
     raise ConfigError(
         f"{source}: field `task` = {code!r}: unknown task (known: {', '.join(known_tasks(project))})",
         hint="use one of the known task codes, or describe your task in a YAML file and set `task_file`",
@@ -64,12 +70,63 @@ def resolve_task_definition(project, config, source="config"):
 
 
 def write_packaged_copy(project, definition):
-    """Write ``.dynalab/<task>.json`` when it differs from ``definition``."""
+    """Write ``.dynalab/<task>.json`` unless it already holds ``definition``.
+
+    A file that holds it in another layout (one the original tool wrote, say)
+    is left as it is.
+    """
     path = project.task_definition_path(definition["task"])
-    text = json.dumps(definition, indent=2, sort_keys=True) + "\n"
-    if not path.exists() or path.read_text(encoding="utf-8") != text:
-        atomic_write_text(path, text)
+    try:
+        current = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        current = None
+    if current != definition:
+        atomic_write_text(path, json.dumps(definition, indent=2, sort_keys=True) + "\n")
     return path
+
+
+def _project_task_files(project):
+    """{code: definition} of the valid task files in ``.dynalab/`` (the caches there are skipped)."""
+    from dynalab.client.tasks_source import CACHE_FILE
+
+    if not project.dynalab_dir.is_dir():
+        return {}
+    skipped = {CACHE_FILE, project.hash_cache_path.name}
+    found = {}
+    for path in sorted(project.dynalab_dir.glob("*.json")):
+        if path.name not in skipped:
+            definition = _project_task_file(project, path.stem, quiet=True)
+            if definition is not None:
+                found[path.stem] = definition
+    return found
+
+
+def _project_task_file(project, code, quiet=False):
+    """The definition in ``.dynalab/<code>.json`` (as the original ``init`` wrote it), or None if absent.
+
+    An invalid file is a ConfigError naming it, or None when ``quiet``.
+    """
+    if not isinstance(code, str) or not registry.TASK_CODE_PATTERN.match(code):
+        return None
+    path = project.task_definition_path(code)
+    if not path.is_file():
+        return None
+    relative = project.relative(path)
+    try:
+        definition = registry.load_task_file(path)
+    except (registry.TaskDefinitionError, OSError) as error:
+        if quiet:
+            return None
+        message = str(error).replace(str(path), relative, 1)
+        raise ConfigError(message, hint="fix the task file; the README's Task I/O section shows the format")
+    if definition["task"] != code:
+        if quiet:
+            return None
+        raise ConfigError(
+            f"{relative}: field `task` = {definition['task']!r}, but the file is named for task {code!r}",
+            hint=f"set `task` to {code!r} in {relative}, or rename the file",
+        )
+    return definition
 
 
 def _server_tasks(project):

@@ -12,12 +12,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Import names whose pip distribution has another name.
-DISTRIBUTIONS = {
-    "sklearn": "scikit-learn", "cv2": "opencv-python", "PIL": "pillow", "yaml": "pyyaml",
-    "bs4": "beautifulsoup4", "skimage": "scikit-image", "Crypto": "pycryptodome", "dateutil": "python-dateutil",
-    "google.protobuf": "protobuf", "attr": "attrs", "sentencepiece": "sentencepiece", "fitz": "pymupdf",
-}
+from dynalab.runtime import hints
+from dynalab.runtime.model_dir import placed_name
+
 NETWORK_PATTERNS = re.compile(
     r"URLError|gaierror|Temporary failure in name resolution|Name or service not known|nodename nor servname"
     r"|Network is unreachable|ConnectionRefusedError|Connection refused|ConnectionError|NewConnectionError"
@@ -26,6 +23,8 @@ NETWORK_PATTERNS = re.compile(
 EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?([A-Z]\w*(?:Error|Exception|Exit|Interrupt))(?::\s*(.*))?$")
 MISSING_MODULE = re.compile(r"No module named '([^']+)'")
 MISSING_FILE = re.compile(r"No such file or directory: '([^']+)'|\[Errno 2\][^']*'([^']+)'")
+FRAME = re.compile(r'^File "([^"]+)", line \d+')
+
 NO_NETWORK = "the deployment has no network access: ship the files in the project (and list them in `model_files` or open them via ROOTPATH) instead of downloading them"
 
 
@@ -38,8 +37,8 @@ class Diagnosis:
     details: list = field(default_factory=list)
 
 
-def diagnose(outcome, project_root, config):
-    """A Diagnosis of the failed run ``outcome`` (a RunOutcome)."""
+def diagnose(outcome, project_root, config, name=None):
+    """A Diagnosis of the failed run ``outcome`` (a RunOutcome) of model ``name``."""
     project_root = Path(project_root)
     events = outcome.events
     errors = [event for event in events if event["event"] == "error"]
@@ -48,7 +47,7 @@ def diagnose(outcome, project_root, config):
     if outcome.oom_killed or outcome.exit_code == 137 or any("MemoryError" in text for text in texts):
         return _memory(outcome, texts)
     for text in texts:
-        found = _from_traceback(text, outcome, project_root, config)
+        found = _from_traceback(text, outcome, project_root, config, name or "NAME")
         if found:
             return found
     for event in errors:
@@ -89,14 +88,15 @@ def _failure_texts(errors, outcome):
     return [text for text in texts + [server] if text.strip()]
 
 
-def _from_traceback(text, outcome, project_root, config):
+def _from_traceback(text, outcome, project_root, config, name):
     lines = [line.strip() for line in text.splitlines()]
     raised = [line for line in lines if EXCEPTION_LINE.match(line)]
     # The exception raised last is the cause, unless it only wraps a known one.
     for line in reversed(raised) if raised else []:
         module = MISSING_MODULE.search(line)
         if module and ("ModuleNotFoundError" in line or "ImportError" in line):
-            return _missing_module(module.group(1), line, project_root, config)
+            importer = _importing_file(lines[: lines.index(line)], outcome, config)
+            return _missing_module(module.group(1), line, importer, project_root, config, name)
         missing = MISSING_FILE.search(line)
         if missing and ("FileNotFoundError" in line or "OSError" in line or "IOError" in line):
             return _missing_file(missing.group(1) or missing.group(2), outcome, project_root, config)
@@ -108,30 +108,55 @@ def _from_traceback(text, outcome, project_root, config):
     return None
 
 
-def _missing_module(module, line, project_root, config):
+def _missing_module(module, line, importer, project_root, config, name):
+    importer = importer or "the handler"
+    if module == "dynalab" or module.startswith("dynalab."):
+        return Diagnosis(f"{line}: {importer} imports {module}, which Dynalab does not have", hints.dynalab_import_hint(module))
     top = module.split(".")[0]
-    local = _project_module(project_root, top, config)
+    local = hints.find_project_module(str(project_root), top)
     if local:
+        return Diagnosis(f"{line}: {local} is in the project but not next to the handler", hints.module_fix(local))
+    distribution = hints.distribution_of(module)
+    cause = f"{line}: {importer} imports {top!r}, which the deployment does not install"
+    amend = f"`dynalab-cli init -n {name} --amend -r`"
+    listed = hints.listed_requirement(str(project_root), module)
+    if listed and not config.get("requirements"):
         return Diagnosis(
-            f"{line}: {local} is in the project but not next to the handler",
-            f"add {local} to `model_files`, or import it through ROOTPATH (sys.path.append(ROOTPATH))",
+            f"{cause}: requirements.txt lists {listed}, but the model config does not install it (`requirements: false`)",
+            f"run {amend}: it sets `requirements: true`, so the deployment installs requirements.txt",
         )
-    distribution = DISTRIBUTIONS.get(module) or DISTRIBUTIONS.get(top) or top
-    installed = " (it is installed on this machine, which is why the local test passed)" if _installed_here(top) else ""
-    where = "requirements.txt" if config.get("requirements") else "requirements.txt (and set `requirements: true` in the model config)"
-    return Diagnosis(
-        f"{line}: the handler imports {top!r}, which the deployment does not install{installed}",
-        f"add {distribution} to {where}",
-    )
+    if listed:
+        return Diagnosis(
+            f"{cause}, though requirements.txt lists {listed} and is installed",
+            f"check in the log what pip installed for {listed}, and that it provides the module {top!r}",
+        )
+    if _installed_here(top):
+        cause += " (it is installed on this machine, which is why the local test passed)"
+    if config.get("requirements"):
+        return Diagnosis(cause, f"add {distribution} to requirements.txt")
+    return Diagnosis(cause, f"add {distribution} to requirements.txt, then run {amend} (sets `requirements: true`)")
 
 
-def _project_module(project_root, top, config):
-    for candidate in (f"{top}.py", f"{top}/__init__.py"):
-        for path in sorted(project_root.rglob(candidate)):
-            relative = path.relative_to(project_root).as_posix()
-            if not relative.startswith(".") and "/." not in relative:
-                return relative[: -len("/__init__.py")] if relative.endswith("/__init__.py") else relative
+def _importing_file(lines, outcome, config):
+    """The project file of the last traceback frame in ``lines`` that lies in the package, or None."""
+    for line in reversed(lines):
+        frame = FRAME.match(line)
+        if frame:
+            relative, in_model_dir = _package_relative(frame.group(1), outcome)
+            if relative is not None:
+                return _config_path(relative, config) if in_model_dir else relative
     return None
+
+
+def _config_path(placed, config):
+    """The project path of ``placed``, a path in the model dir (where files sit under their bare name)."""
+    top, _, rest = placed.partition("/")
+    for entry in [config.get("handler"), config.get("checkpoint"), *(config.get("model_files") or [])]:
+        if entry and placed_name(entry) == top:
+            return f"{entry.rstrip('/')}/{rest}" if rest else entry
+    return placed
+
+
 
 
 def _installed_here(top):
@@ -153,20 +178,20 @@ def _missing_file(path, outcome, project_root, config):
             "relative to ROOTPATH (from dynalab.tasks.task_io import ROOTPATH)",
         )
     if in_model_dir:
-        # Opened by bare name from the model dir: is it somewhere in the project?
-        matches = sorted(p.relative_to(project_root).as_posix() for p in project_root.rglob(relative) if p.is_file())
+        # Opened from the model dir (by bare name, or through a folder there): is it somewhere in the project?
+        matches = hints.find_in_project(str(project_root), relative)
         excluded = [m for m in matches if rules.match(m)]
         if excluded:
             entry = rules.match(excluded[0])
             return Diagnosis(
                 f"FileNotFoundError: the handler opens {relative!r}; {excluded[0]} is left out of the package by `exclude` entry {entry!r}",
-                f"remove {entry!r} from `exclude` and add {excluded[0]} to `model_files`",
+                f"remove {entry!r} from `exclude`, then {hints.model_files_fix(relative, excluded[0])}",
             )
         if matches:
             return Diagnosis(
-                f"FileNotFoundError: the handler opens {relative!r}; {matches[0]} is in the project but not next to the handler",
-                f"add {matches[0]} to `model_files` (files are opened from the model dir by bare name), "
-                "or open it through ROOTPATH",
+                f"FileNotFoundError: the handler opens {relative!r}; {matches[0]} is in the project but not in `model_files`, "
+                "so it is not in the model dir the handler runs in",
+                hints.model_files_fix(relative, matches[0]),
             )
         return Diagnosis(
             f"FileNotFoundError: the handler opens {relative!r}, which was never in the project",

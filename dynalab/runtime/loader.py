@@ -19,14 +19,6 @@ import tempfile
 
 import dynalab
 
-# Shown with every failure to load: many handlers written for a plain local
-# test break only because they do not expect the data=None call.
-LOAD_HINT = (
-    "the model loads in handle(None, context), called once before any request as TorchServe does; "
-    "if the error comes from handling data=None, return early when data is None"
-)
-
-
 class HandlerLoadError(Exception):
     """Raised when the handler module cannot be found or defines no ``handle(data, context)``."""
 
@@ -77,20 +69,6 @@ def import_handler(spec):
             "(the handler template shows one)",
         )
     return handle
-
-
-def failure_hint(exc, stage):
-    """What to do about ``exc``, raised while importing ("import") or loading ("load") the handler; or None."""
-    if isinstance(exc, HandlerLoadError):
-        return exc.hint
-    if isinstance(exc, ModuleNotFoundError):
-        return (
-            f"module {exc.name!r} is missing: list its package in requirements.txt, or add "
-            "the file to model_files so it sits next to the handler"
-        )
-    if stage == "load":
-        return LOAD_HINT
-    return None
 
 
 def _write_task_file(definition, spec_path):

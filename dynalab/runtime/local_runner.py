@@ -22,7 +22,7 @@ import traceback
 
 # checks imports task_io only when called: task_io is imported once the run
 # has set DYNALAB_ROOTPATH (see loader.enter_model_dir).
-from dynalab.runtime import checks, loader
+from dynalab.runtime import checks, hints, loader
 from dynalab.runtime.context import context_from_spec
 from dynalab.runtime.protocol import Event, Reason, SpecError, Stage, emit, load_spec
 
@@ -117,7 +117,7 @@ class Runner:
                       traceback="", hint=exc.hint)
             raise _StageFailed() from None
         except Exception as exc:
-            hint = loader.failure_hint(exc, stage.value)
+            hint = hints.failure_hint(exc, stage.value, self.spec)
             self.emit(
                 Event.ERROR, stage=stage, reason=Reason.EXCEPTION, **where,
                 message=f"{type(exc).__name__}: {exc} (during {_describe(stage, index)})",

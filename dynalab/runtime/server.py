@@ -33,7 +33,7 @@ import time
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from dynalab.runtime import loader
+from dynalab.runtime import hints, loader
 from dynalab.runtime.context import context_from_spec
 from dynalab.runtime.protocol import Health, SpecError, Stage, load_spec
 
@@ -83,7 +83,7 @@ class ModelServer:
             self.handle(None, self.context)
         except (Exception, SystemExit) as exc:
             self.failure = {"error": _error_text(exc), "traceback": traceback.format_exc(), "stage": stage.value}
-            hint = loader.failure_hint(exc, stage.value)
+            hint = hints.failure_hint(exc, stage.value, self.spec)
             if hint:
                 self.failure["hint"] = hint
             self.health = Health.FAILED

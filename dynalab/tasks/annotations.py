@@ -3,7 +3,7 @@
 A task definition describes its fields as annotation objects ``{name, type, ...}``.
 Each type below owns, in one place, its description (for messages and docs), its
 check of a value found in a model response, and the mock values used to test a
-handler. ``by_name`` maps the names of the task's context and input objects to
+handler (a field's own ``mock_values`` in the definition take their place). ``by_name`` maps the names of the task's context and input objects to
 those objects, so that ``reference_name`` can be followed.
 """
 
@@ -53,8 +53,12 @@ class AnnotationType:
         """What a value of this type looks like, in a few words."""
         raise NotImplementedError
 
-    def check(self, value, annotation, by_name, example):
-        """Problems with ``value`` as the response field ``annotation["name"]`` (empty: fine)."""
+    def check(self, value, annotation, by_name, example, normalised=True):
+        """Problems with ``value`` as the response field ``annotation["name"]`` (empty: fine).
+
+        ``normalised=False`` accepts probabilities that do not sum to 1: the
+        original Dynalab's first API normalised them on the server's side.
+        """
         raise NotImplementedError
 
     def mocks(self, annotation, by_name, example=None):
@@ -71,7 +75,7 @@ class StringType(AnnotationType):
     def describe(self, annotation, by_name):
         return "a string"
 
-    def check(self, value, annotation, by_name, example):
+    def check(self, value, annotation, by_name, example, normalised=True):
         if isinstance(value, str):
             return []
         return [self._problem(value, annotation, by_name, f"return {annotation['name']} as a str")]
@@ -86,7 +90,7 @@ class ImageType(AnnotationType):
     def describe(self, annotation, by_name):
         return "a base64-encoded image (a string)"
 
-    def check(self, value, annotation, by_name, example):
+    def check(self, value, annotation, by_name, example, normalised=True):
         if isinstance(value, str):
             return []
         return [self._problem(value, annotation, by_name, "return the image encoded with base64, as a str")]
@@ -101,7 +105,7 @@ class ContextStringSelectionType(AnnotationType):
     def describe(self, annotation, by_name):
         return f"a substring of {annotation['reference_name']}"
 
-    def check(self, value, annotation, by_name, example):
+    def check(self, value, annotation, by_name, example, normalised=True):
         reference = annotation["reference_name"]
         hint = f"return a piece of text copied exactly from the example's {reference!r} field"
         if not isinstance(value, str):
@@ -132,14 +136,14 @@ class ProbType(AnnotationType):
         labels = _labels_text(self._labels(annotation, by_name))
         return f"a dict of probabilities summing to 1 over the labels {labels}"
 
-    def check(self, value, annotation, by_name, example):
+    def check(self, value, annotation, by_name, example, normalised=True):
         if annotation.get("single_prob"):
             if is_number(value) and -TOLERANCE <= value <= 1 + TOLERANCE:
                 return []
             return [self._problem(value, annotation, by_name, "return a float between 0 and 1, e.g. float(score)")]
-        return self._check_dict(value, annotation, by_name)
+        return self._check_dict(value, annotation, by_name, normalised)
 
-    def _check_dict(self, value, annotation, by_name):
+    def _check_dict(self, value, annotation, by_name, normalised):
         labels = self._labels(annotation, by_name)
         shape_hint = "return a dict {label: probability} with one entry per label: " + _labels_text(labels)
         if not isinstance(value, dict):
@@ -154,7 +158,7 @@ class ProbType(AnnotationType):
         if not all(is_number(p) and -TOLERANCE <= p <= 1 + TOLERANCE for p in value.values()):
             return [self._problem(value, annotation, by_name, "make every probability a float between 0 and 1")]
         total = sum(value.values())
-        if not math.isclose(total, 1.0, rel_tol=0.0, abs_tol=TOLERANCE):
+        if normalised and not math.isclose(total, 1.0, rel_tol=0.0, abs_tol=TOLERANCE):
             return [
                 self._problem(
                     value, annotation, by_name, f"the probabilities sum to {total:g}: normalise them (e.g. softmax)"
@@ -181,7 +185,7 @@ class MulticlassType(AnnotationType):
     def describe(self, annotation, by_name):
         return f"one of {_labels_text(annotation['labels'])}"
 
-    def check(self, value, annotation, by_name, example):
+    def check(self, value, annotation, by_name, example, normalised=True):
         if isinstance(value, str) and value in annotation["labels"]:
             return []
         return [self._problem(value, annotation, by_name, f"return one of: {_labels_text(annotation['labels'])}")]
@@ -196,7 +200,7 @@ class MultilabelType(AnnotationType):
     def describe(self, annotation, by_name):
         return f"a list of labels from {_labels_text(annotation['labels'])}"
 
-    def check(self, value, annotation, by_name, example):
+    def check(self, value, annotation, by_name, example, normalised=True):
         labels = annotation["labels"]
         if (
             isinstance(value, list)
@@ -223,13 +227,17 @@ def describe(annotation, by_name):
     return TYPES[annotation["type"]].describe(annotation, by_name)
 
 
-def check_value(value, annotation, by_name, example):
-    """Problems with ``value`` as the response field described by ``annotation`` ([] if fine)."""
-    return TYPES[annotation["type"]].check(value, annotation, by_name, example)
+def check_value(value, annotation, by_name, example, normalised=True):
+    """Problems with ``value`` as the response field described by ``annotation`` ([] if fine);
+    ``normalised=False`` lets a dict of probabilities sum to something else than 1."""
+    return TYPES[annotation["type"]].check(value, annotation, by_name, example, normalised)
 
 
 def mock_values(annotation, by_name, example=None):
-    """Valid values for ``annotation`` (for ``example``, where values depend on its fields)."""
+    """Valid values for ``annotation`` (for ``example``, where values depend on its fields):
+    the field's own ``mock_values`` if the definition gives them, else its type's."""
+    if "mock_values" in annotation:
+        return list(annotation["mock_values"])
     return TYPES[annotation["type"]].mocks(annotation, by_name, example)
 
 

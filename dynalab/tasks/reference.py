@@ -13,8 +13,10 @@ import sys
 from pathlib import Path
 
 from dynalab.tasks import annotations
+from dynalab.tasks.first_api import RECIPES
 from dynalab.tasks.registry import builtin_task_codes, load_builtin
 from dynalab.tasks.task_io import TaskIO
+from dynalab.tasks.validation import METRICS
 
 START_MARKER = "<!-- task-io:start -->"
 END_MARKER = "<!-- task-io:end -->"
@@ -28,13 +30,24 @@ optional outputs, and `signature`, set last by
 `self.taskIO.sign_response(response, example)`. Print an example input with
 `python -c "from dynalab.tasks.task_io import TaskIO; print(TaskIO('nli').get_input_json())"`.
 A custom task (`task_file` in the model config) is described in YAML the same way as
-the built-in ones in `dynalab/tasks/definitions/`.
+the built-in ones in `dynalab/tasks/definitions/`. A field may list `mock_values`: the
+values the tests send for it instead of its type's own (the translation tasks send
+language codes). An optional `metrics` block, `metrics: {{main: <name>, others: [<name>, ...]}}`,
+tells the evaluation server how to score the task: `main` ranks the models, `others`
+are reported beside it; the names are {metrics}.
+
+Handlers written for the original Dynalab's first API (`from dynalab.tasks.qa import TaskIO`,
+`TaskIO()` without a task code, `sign_response` setting `signed`) run unchanged, and their
+responses are checked with that API's rules: its signature (over its fixed inputs and the
+required outputs only; the translation tasks sign as `flores`) and probabilities that need
+not sum to 1. Its tasks: {first_api_tasks}.
 """
 
 
 def render_markdown():
     """The reference as Markdown: a section per built-in task listing its inputs and outputs."""
-    parts = [INTRO]
+    metrics = ", ".join(f"`{name}`" for name in METRICS)
+    parts = [INTRO.format(metrics=metrics, first_api_tasks=", ".join(f"`{code}`" for code in RECIPES))]
     for code in builtin_task_codes():
         parts.append(_render_task(TaskIO.from_definition(load_builtin(code))))
     return "\n".join(parts)
@@ -45,6 +58,8 @@ def _render_task(task_io):
     lines = [f"### `{task_io.task_code}`: {definition.get('name', task_io.task_code)}", ""]
     if definition.get("description"):
         lines += [definition["description"], ""]
+    if definition.get("metrics"):
+        lines += [_metrics_line(definition["metrics"]), ""]
 
     lines += ["| Input field | Type | Value | Description |", "|---|---|---|---|"]
     lines.append("| `uid` | string | a unique id | copy it to the response's `id` |")
@@ -63,9 +78,19 @@ def _render_task(task_io):
     return "\n".join(lines)
 
 
+def _metrics_line(metrics):
+    line = f"Scored by `{metrics['main']}`"
+    if metrics.get("others"):
+        line += " (also reported: " + ", ".join(f"`{name}`" for name in metrics["others"]) + ")"
+    return line + "."
+
+
 def _row(name, field, by_name, required=None):
     cells = [f"`{name}`"] + ([required] if required is not None else [])
-    cells += [field["type"], annotations.describe(field, by_name), field.get("description", "")]
+    value = annotations.describe(field, by_name)
+    if "mock_values" in field:
+        value += "; the tests send " + ", ".join(f"`{mock}`" for mock in field["mock_values"])
+    cells += [field["type"], value, field.get("description", "")]
     return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 
 

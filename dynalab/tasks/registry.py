@@ -1,8 +1,10 @@
 """Task definitions: the built-in ones and custom ones from files.
 
-A task definition is a mapping ``{task, name, description, config}`` whose
-``config`` lists the task's ``context``, ``input`` and ``output`` annotation
-objects (see ``dynalab.tasks.annotations``). Built-in definitions are YAML files
+A task definition is a mapping ``{task, name, description, config, metrics}``
+whose ``config`` lists the task's ``context``, ``input`` and ``output``
+annotation objects (see ``dynalab.tasks.annotations``) and whose optional
+``metrics`` (``{main, others}``) names how an evaluation server scores the
+task. Built-in definitions are YAML files
 in ``definitions/``; PyYAML is imported only when one is read, because this
 package also runs next to the model, where only the standard library is certain.
 Every definition is checked by ``dynalab.tasks.validation``, whose public names

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import uuid
+from collections import namedtuple
 from pathlib import Path
 
 from dynalab.tasks import annotations
@@ -49,6 +50,28 @@ ROOTPATH = os.environ.get(ROOTPATH_ENV) or os.getcwd()
 
 SECRET_ENV = "MY_SECRET"
 SIGN_HINT = "call self.taskIO.sign_response(response, example) last, after setting every output field"
+
+
+class Rules(namedtuple("Rules", "signature_field sign normalised")):
+    """What a valid response looks like beyond its fields' types: the field holding
+    its signature, ``sign(task_io, response, example)`` computing the expected one,
+    and whether a dict of probabilities must sum to 1."""
+
+    __slots__ = ()
+
+
+def signature_digest(task_code, inputs, outputs, secret=""):
+    """SHA-1 over the secret (env MY_SECRET, else ``secret``), the task code, then
+    ``str(value)`` of each input, then of each output, both in sorted name order;
+    UTF-8; hex digest. Every generation of Dynalab's API signs this way."""
+    digest = hashlib.sha1()
+    digest.update(os.environ.get(SECRET_ENV, secret).encode("utf-8"))
+    digest.update(task_code.encode("utf-8"))
+    for key in sorted(inputs):
+        digest.update(str(inputs[key]).encode("utf-8"))
+    for key in sorted(outputs):
+        digest.update(str(outputs[key]).encode("utf-8"))
+    return digest.hexdigest()
 
 
 class ResponseInvalid(AssertionError):
@@ -191,20 +214,12 @@ class TaskIO:
     def generate_response_signature(self, response, example, secret=""):
         """The signature of ``response`` to ``example``, as the original Dynalab computed it.
 
-        SHA-1 over: the secret (env MY_SECRET, else ``secret``), the task code, then
-        ``str(value)`` of each input present in the example, then of each output
-        present in the response, both in sorted name order; UTF-8; hex digest.
+        See ``signature_digest``: the inputs are those present in the example,
+        the outputs those present in the response.
         """
         inputs = {name: example[name] for name in self.input_names if name in example}
         outputs = {name: response[name] for name in self.output_fields if name in response}
-        digest = hashlib.sha1()
-        digest.update(os.environ.get(SECRET_ENV, secret).encode("utf-8"))
-        digest.update(self.task_code.encode("utf-8"))
-        for key in sorted(inputs):
-            digest.update(str(inputs[key]).encode("utf-8"))
-        for key in sorted(outputs):
-            digest.update(str(outputs[key]).encode("utf-8"))
-        return digest.hexdigest()
+        return signature_digest(self.task_code, inputs, outputs, secret)
 
     def sign_response(self, response, example):
         """Set ``response["signature"]`` and return ``response``; call it after setting every output."""
@@ -218,10 +233,27 @@ class TaskIO:
 
         Checks: ``id`` equals the example's ``uid``; every target is present; no
         unknown field; each present field has its type's form; the signature matches.
+        A response signed in ``signed`` (and not ``signature``) was made with the
+        original Dynalab's first API and is checked with its rules (see
+        ``dynalab.tasks.first_api``): the response alone says which rules apply,
+        so every process that judges it (the local runner, the HTTP probe, a
+        server) decides the same way.
         """
         response, problem = parse_response(response)
         if problem:
             return [problem]
+        from dynalab.tasks import first_api  # it builds on this module
+
+        if first_api.is_first_api_response(response):
+            rules = first_api.rules(self.task_code)
+            if rules is None:
+                return [first_api.not_a_first_api_task(self.task_code, response)]
+        else:
+            rules = CURRENT_RULES
+        return self.check_with_rules(response, example, rules)
+
+    def check_with_rules(self, response, example, rules):
+        """The Problems of the response dict ``response`` under ``rules`` (a Rules)."""
         problems = []
         uid = example.get("uid")
         if "id" not in response or response["id"] != uid:
@@ -232,24 +264,26 @@ class TaskIO:
             if name not in response:
                 expected = annotations.describe(self.output_fields[name], self.fields)
                 problems.append(Problem(name, expected, MISSING, f"set response[{name!r}] to {expected}, then sign"))
-        allowed = ["id", *self.output_fields, "signature"]
+        allowed = ["id", *self.output_fields, rules.signature_field]
         for name, value in response.items():
             if name not in allowed:
                 hint = f"remove it: a response of task {self.task_code} holds only {', '.join(allowed)}"
                 problems.append(Problem(name, "no field of this name", show(value), hint))
             elif name in self.output_fields:
-                problems.extend(annotations.check_value(value, self.output_fields[name], self.fields, example))
+                field = self.output_fields[name]
+                problems.extend(annotations.check_value(value, field, self.fields, example, rules.normalised))
             problems.extend(_json_problems(name, value))
-        problems.extend(self._signature_problems(response, example))
+        problems.extend(self._signature_problems(response, example, rules))
         return problems
 
-    def _signature_problems(self, response, example):
-        if "signature" not in response:
-            return [Problem("signature", "the response's signature", MISSING, SIGN_HINT)]
-        expected = self.generate_response_signature(response, example)
-        if response["signature"] != expected:
+    def _signature_problems(self, response, example, rules):
+        field = rules.signature_field
+        if field not in response:
+            return [Problem(field, "the response's signature", MISSING, SIGN_HINT)]
+        expected = rules.sign(self, response, example)
+        if response[field] != expected:
             hint = SIGN_HINT + f" (a changed field, another example, or another {SECRET_ENV} breaks it)"
-            return [Problem("signature", show(expected), show(response["signature"]), hint)]
+            return [Problem(field, show(expected), show(response[field]), hint)]
         return []
 
     def verify_response(self, response, example):
@@ -258,6 +292,10 @@ class TaskIO:
         if problems:
             raise ResponseInvalid(problems, example.get("uid"))
         return parse_response(response)[0]
+
+
+# The rules of today's API: ``sign_response`` sets ``signature`` over every output.
+CURRENT_RULES = Rules("signature", TaskIO.generate_response_signature, True)
 
 
 def _json_problems(name, value):

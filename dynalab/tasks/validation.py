@@ -7,7 +7,7 @@ the model too. ``dynalab.tasks.registry`` re-exports the public names.
 import re
 from collections import namedtuple
 
-from dynalab.tasks.annotations import TYPES, show
+from dynalab.tasks.annotations import TYPES, check_value, describe, show
 
 # Task codes name files (``.dynalab/<code>.json``), so they stay filename-safe.
 TASK_CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -16,6 +16,9 @@ TASK_CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 RESERVED_NAMES = ("uid", "id", "signature")
 
 SECTIONS = ("context", "input", "output")
+
+# The scores an evaluation server computes; a definition's ``metrics`` names them.
+METRICS = ("accuracy", "macro_f1", "exact_match", "squad_f1", "vqa_accuracy", "bleu")
 
 _ABSENT = object()
 
@@ -60,8 +63,9 @@ def validate_definition(defn, source="<task definition>"):
     Checks: the task code, the three config lists, each object's name (present,
     unique, not reserved) and type, the keys each type needs (``labels``,
     ``reference_name``, ``single_prob``), that references point at a suitable
-    object, and that every output names a field or defines one. Raises
-    TaskDefinitionError listing every defect found.
+    object, that every output names a field or defines one, the optional
+    ``metrics`` block and ``mock_values`` lists. Raises TaskDefinitionError
+    listing every defect found.
     """
     issues = []
     if not isinstance(defn, dict):
@@ -76,6 +80,8 @@ def validate_definition(defn, source="<task definition>"):
     for key in ("name", "description"):
         if key in defn and not isinstance(defn[key], str):
             issues.append(Issue(key, defn[key], "must be text", f"write `{key}` as a string"))
+    if "metrics" in defn:
+        _check_metrics(defn["metrics"], issues)
 
     config = defn.get("config", _ABSENT)
     if not isinstance(config, dict):
@@ -104,10 +110,63 @@ def validate_definition(defn, source="<task definition>"):
     for path, obj in sections["output"]:
         if isinstance(obj, dict) and isinstance(obj.get("name"), str):
             _check_output(obj, path, by_name, targets, issues)
+    if not issues:  # the values are checked against their field, so the fields must be sound first
+        for path, obj in sections["context"] + sections["input"]:
+            if "mock_values" in obj:
+                _check_mock_values(obj, path, by_name, targets, issues)
 
     if issues:
         raise TaskDefinitionError(source, issues)
     return defn
+
+
+def _check_metrics(metrics, issues):
+    """``metrics: {main: <name>, others: [<name>, ...]}``, every name one of METRICS."""
+    known = ", ".join(METRICS)
+    if not isinstance(metrics, dict):
+        fix = f"write `metrics: {{main: <name>, others: [<name>, ...]}}` with names from: {known}"
+        issues.append(Issue("metrics", metrics, "must be a mapping", fix))
+        return
+    for key in metrics:
+        if key not in ("main", "others"):
+            issues.append(Issue(f"metrics.{key}", metrics[key], "unknown key", "use only `main` and `others`"))
+    main = metrics.get("main", _ABSENT)
+    if main is _ABSENT:
+        problem = "names the metric that ranks the models"
+        issues.append(Issue("metrics.main", _ABSENT, problem, f"add `main: <name>` with one of: {known}"))
+    elif main not in METRICS:
+        issues.append(Issue("metrics.main", main, "unknown metric", f"use one of: {known}"))
+    others = metrics.get("others", [])
+    if not isinstance(others, list):
+        issues.append(Issue("metrics.others", others, "must be a list", f"write `others: [<name>, ...]` with names from: {known}"))
+        return
+    for i, name in enumerate(others):
+        path = f"metrics.others[{i}]"
+        if name not in METRICS:
+            issues.append(Issue(path, name, "unknown metric", f"use one of: {known}"))
+        elif name == main:
+            issues.append(Issue(path, name, "is already the main metric", "drop it from `others`"))
+        elif others.index(name) != i:
+            issues.append(Issue(path, name, "listed twice", "list each metric once"))
+
+
+def _check_mock_values(obj, path, by_name, targets, issues):
+    """``mock_values``: the values the tests send for a field instead of its type's defaults."""
+    values = obj["mock_values"]
+    where = f"{path}.mock_values"
+    if obj["name"] in targets:
+        issues.append(Issue(where, values, "a target is never sent to the model", "drop `mock_values` here"))
+    elif obj["type"] == "context_string_selection":
+        problem = "a selection's mock values are cut from the field it refers to"
+        issues.append(Issue(where, values, problem, "drop `mock_values` here"))
+    elif not isinstance(values, list) or not values:
+        fix = "list the values the tests send for this field, e.g. `mock_values: [eng, hrv]`"
+        issues.append(Issue(where, values, "must be a non-empty list", fix))
+    else:
+        for i, value in enumerate(values):
+            if check_value(value, obj, by_name, {}):
+                expected = describe(obj, by_name)
+                issues.append(Issue(f"{where}[{i}]", value, f"not {expected}", f"give {expected} (quote it in YAML)"))
 
 
 def _check_name(obj, path, issues):

@@ -40,7 +40,7 @@ def test_missing_module_names_the_distribution_and_requirements(project):
     run = outcome(events=[load_failure("Traceback ...\nModuleNotFoundError: No module named 'sklearn.linear_model'")])
     found = diagnose(run, project, CONFIG)
     assert "'sklearn'" in found.cause
-    assert found.hint == "add scikit-learn to requirements.txt (and set `requirements: true` in the model config)"
+    assert found.hint == "add scikit-learn to requirements.txt, then run `dynalab-cli init -n NAME --amend -r` (sets `requirements: true`)"
 
 
 def test_missing_module_already_declared_drops_the_config_advice(project):
@@ -130,3 +130,72 @@ def test_unknown_failure_shows_the_server_exit_and_last_lines(project):
     found = diagnose(run, project, CONFIG)
     assert "exited with status 7" in found.cause
     assert "server| something odd" in found.details
+
+
+# ---- a file opened from the model dir that is in the project but not in model_files ----
+
+
+def test_a_bare_name_found_in_a_project_folder_names_the_model_files_fix(make_project):
+    project = make_project("tokenizer-file")
+    line = "FileNotFoundError: [Errno 2] No such file or directory: 'merges.txt'"
+    found = diagnose(outcome(events=[load_failure(line)]), project, CONFIG)
+    assert found.cause == (
+        "FileNotFoundError: the handler opens 'merges.txt'; tokenizer/merges.txt is in the project but not in "
+        "`model_files`, so it is not in the model dir the handler runs in"
+    )
+    assert found.hint.startswith("add tokenizer/merges.txt to `model_files` in the model config")
+
+
+def test_a_path_opened_through_a_folder_names_the_folder_as_the_model_file(make_project):
+    project = make_project("tokenizer-file")
+    line = f"FileNotFoundError: [Errno 2] No such file or directory: '{MODEL}/tokenizer/vocab.json'"
+    found = diagnose(outcome(events=[load_failure(line)]), project, CONFIG)
+    # Model files are flattened: only the folder itself, as a model file, keeps tokenizer/vocab.json there.
+    assert found.hint.startswith("add the folder tokenizer to `model_files` in the model config (a folder is placed")
+    assert "os.path.join(ROOTPATH, 'tokenizer/vocab.json')" in found.hint
+
+
+# ---- a missing module: which file imports it, and whether requirements.txt already lists it ----
+
+IMPORT_IN_MODEL_FILE = f"""Traceback (most recent call last):
+  File "/opt/dynalab/runtime/dynalab/runtime/server.py", line 80, in load
+    self.handle = loader.import_handler(self.spec)
+  File "{MODEL}/handler.py", line 2, in <module>
+    import model
+  File "{MODEL}/model.py", line 1, in <module>
+    import regex
+ModuleNotFoundError: No module named 'regex'
+"""
+
+
+def test_a_module_listed_in_requirements_but_not_installed_names_the_amend_command(project):
+    (project / "requirements.txt").write_text("# tokenisation\nRegex==2024.5.15 ; python_version >= '3.8'\n")
+    config = {**CONFIG, "model_files": ["src/model.py"]}
+    found = diagnose(outcome(events=[load_failure(IMPORT_IN_MODEL_FILE)]), project, config, "my-model")
+    assert found.cause == (
+        "ModuleNotFoundError: No module named 'regex': src/model.py imports 'regex', which the deployment does not "
+        "install: requirements.txt lists Regex, but the model config does not install it (`requirements: false`)"
+    )
+    assert found.hint.startswith("run `dynalab-cli init -n my-model --amend -r`: it sets `requirements: true`")
+
+
+def test_a_module_listed_and_installed_points_at_the_install_log(project):
+    (project / "requirements.txt").write_text("regex\n")
+    found = diagnose(outcome(events=[load_failure(IMPORT_IN_MODEL_FILE)]), project, {**CONFIG, "requirements": True})
+    assert "though requirements.txt lists regex and is installed" in found.cause
+    assert "what pip installed for regex" in found.hint
+
+
+def test_a_module_imported_by_a_project_package_names_that_file(project):
+    traceback = IMPORT_IN_MODEL_FILE.replace(f"{MODEL}/model.py", f"{ROOT}/src/pipeline/tokens.py")
+    found = diagnose(outcome(events=[load_failure(traceback)]), project, CONFIG, "m")
+    assert "src/pipeline/tokens.py imports 'regex'" in found.cause
+    assert found.hint == "add regex to requirements.txt, then run `dynalab-cli init -n m --amend -r` (sets `requirements: true`)"
+
+
+def test_a_missing_part_of_dynalab_names_the_supported_imports(project):
+    traceback = "Traceback ...\nModuleNotFoundError: No module named 'dynalab.tasks.vqa'"
+    found = diagnose(outcome(events=[load_failure(traceback)]), project, CONFIG)
+    assert "imports dynalab.tasks.vqa, which Dynalab does not have" in found.cause
+    assert "import TaskIO from dynalab.tasks.task_io and use TaskIO('vqa')" in found.hint
+    assert "dynalab.tasks.flores_full" in found.hint and "pyyaml" not in found.hint

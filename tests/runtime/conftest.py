@@ -14,7 +14,8 @@ from runtime_support import Server, fixture_dir
 def runtime_spec(tmp_path):
     """Build a run spec for fixture ``case``: project copy, model dir, spec file; returns the spec path."""
 
-    def make(case, checkpoint="model.json", model_files=(), batched=False, mode="symlink", model_name="m1", prepare=None):
+    def make(case, checkpoint="model.json", model_files=(), batched=False, mode="symlink", model_name="m1", prepare=None,
+             task="nli"):
         root = tmp_path / "project"
         shutil.copytree(fixture_dir(case), root, ignore=shutil.ignore_patterns("__pycache__"))
         if prepare is not None:
@@ -24,7 +25,7 @@ def runtime_spec(tmp_path):
         run_dir = tmp_path / "run"
         run_dir.mkdir()
         spec = {
-            "model_name": model_name, "task": load_builtin("nli"), "rootpath": str(root),
+            "model_name": model_name, "task": load_builtin(task), "rootpath": str(root),
             "model_dir": str(model_dir), "handler": "handler.py", "serialized_file": checkpoint,
             "batched": batched, "gpu_id": None, "batch_size": 1,
         }

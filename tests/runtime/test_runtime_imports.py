@@ -35,7 +35,11 @@ def _third_party(stderr):
         "dynalab.runtime.local_runner",
         "dynalab.runtime.checks",
         "dynalab.runtime.model_dir",
+        "dynalab.runtime.hints",
         "dynalab.handler.base_handler",
+        "dynalab.tasks.common",
+        "dynalab.tasks.nli",
+        "dynalab.tasks.flores_small1",
     ],
 )
 def test_importing_a_runtime_module_pulls_in_only_the_standard_library(module):

@@ -18,10 +18,25 @@ def test_readme_holds_the_current_task_io_reference():
 
 def test_the_reference_covers_every_builtin_task():
     text = reference.render_markdown()
-    for heading in ("### `hs`", "### `nli`", "### `qa`", "### `sentiment`", "### `vqa`"):
-        assert heading in text
+    for code in ("flores_full", "flores_small1", "flores_small2", "hs", "nli", "qa", "sentiment", "vqa"):
+        assert f"### `{code}`" in text
     assert "| `label` | yes | multiclass | one of entailed, neutral, contradictory |" in text
     assert "| `conf` | no | prob | a number between 0 and 1 |" in text
+    assert "| `sourceLanguage` | string | a string; the tests send `eng`, `hrv`, `est` |" in text
+
+
+def test_the_reference_says_how_each_task_is_scored():
+    text = reference.render_markdown()
+    assert "`metrics: {main: <name>, others: [<name>, ...]}`" in text
+    qa = text[text.index("### `qa`"):text.index("### `sentiment`")]
+    assert "Scored by `squad_f1` (also reported: `exact_match`)." in qa
+    assert text.count("Scored by `bleu`.") == 3
+
+
+def test_the_reference_names_the_first_api_and_its_tasks():
+    text = reference.render_markdown()
+    assert "`from dynalab.tasks.qa import TaskIO`" in text and "`sign_response` setting `signed`" in text
+    assert "`nli`, `qa`, `sentiment`, `hs`, `flores_small1`, `flores_small2`, `flores_full`" in text
 
 
 def test_write_replaces_only_the_text_between_the_markers(tmp_path):

@@ -3,6 +3,7 @@ import json
 
 import pytest
 
+from dynalab.tasks.annotations import MOCK_STRINGS
 from dynalab.tasks.registry import (
     TaskDefinitionError,
     UnknownTask,
@@ -11,6 +12,7 @@ from dynalab.tasks.registry import (
     load_task_file,
     validate_definition,
 )
+from dynalab.tasks.task_io import TaskIO
 
 CUSTOM_YAML = """\
 task: topics
@@ -40,11 +42,14 @@ VALID = {
 }
 
 
+BUILTIN = ["flores_full", "flores_small1", "flores_small2", "hs", "nli", "qa", "sentiment", "vqa"]
+
+
 def test_builtin_tasks_are_the_ones_users_know():
-    assert builtin_task_codes() == ["hs", "nli", "qa", "sentiment", "vqa"]
+    assert builtin_task_codes() == BUILTIN
 
 
-@pytest.mark.parametrize("code", ["hs", "nli", "qa", "sentiment", "vqa"])
+@pytest.mark.parametrize("code", BUILTIN)
 def test_builtin_definitions_are_valid(code):
     definition = load_builtin(code)
     assert definition["task"] == code
@@ -64,7 +69,7 @@ def test_load_builtin_returns_a_fresh_copy():
 
 
 def test_unknown_builtin_names_the_known_codes():
-    with pytest.raises(UnknownTask, match="known tasks: hs, nli, qa, sentiment, vqa"):
+    with pytest.raises(UnknownTask, match="known tasks: " + ", ".join(BUILTIN)):
         load_builtin("nope")
 
 
@@ -189,3 +194,86 @@ def test_a_non_mapping_is_rejected():
 def test_it_is_a_value_error():
     assert issubclass(TaskDefinitionError, ValueError)
     assert issubclass(UnknownTask, LookupError)
+
+
+# ---- metrics: how the evaluation server scores a task ----
+
+
+def test_every_builtin_task_names_its_metrics():
+    metrics = {code: load_builtin(code)["metrics"] for code in BUILTIN}
+    classification = {"main": "accuracy", "others": ["macro_f1"]}
+    translation = {"main": "bleu"}
+    assert metrics == {
+        "nli": classification, "sentiment": classification, "hs": classification,
+        "qa": {"main": "squad_f1", "others": ["exact_match"]},
+        "vqa": {"main": "vqa_accuracy"},
+        "flores_small1": translation, "flores_small2": translation, "flores_full": translation,
+    }
+
+
+KNOWN_METRICS = "use one of: accuracy, macro_f1, exact_match, squad_f1, vqa_accuracy, bleu"
+
+
+@pytest.mark.parametrize(
+    "metrics, line",
+    [
+        ("bleu", "metrics = 'bleu': must be a mapping; write `metrics: {main: <name>, others: [<name>, ...]}`"),
+        ({"main": "rouge"}, f"metrics.main = 'rouge': unknown metric; {KNOWN_METRICS}"),
+        ({"others": ["macro_f1"]}, "metrics.main is missing: names the metric that ranks the models; add `main: <name>`"),
+        ({"main": "accuracy", "others": "macro_f1"}, "metrics.others = 'macro_f1': must be a list; write `others: [<name>, ...]`"),
+        ({"main": "accuracy", "others": ["f1"]}, f"metrics.others[0] = 'f1': unknown metric; {KNOWN_METRICS}"),
+        ({"main": "accuracy", "others": ["accuracy"]}, "metrics.others[0] = 'accuracy': is already the main metric; drop it from `others`"),
+        ({"main": "bleu", "others": ["accuracy", "accuracy"]}, "metrics.others[1] = 'accuracy': listed twice; list each metric once"),
+        ({"main": "accuracy", "weight": 2}, "metrics.weight = 2: unknown key; use only `main` and `others`"),
+    ],
+)
+def test_a_bad_metrics_block_names_the_value_and_the_fix(metrics, line):
+    with pytest.raises(TaskDefinitionError) as caught:
+        validate_definition({**copy.deepcopy(VALID), "metrics": metrics}, "my_task.yaml")
+    assert str(caught.value).startswith(f"my_task.yaml: {line}")
+
+
+def test_metrics_are_optional():
+    assert "metrics" not in VALID
+    assert validate_definition(copy.deepcopy(VALID), "x")["task"] == "nli"
+
+
+# ---- mock_values: what the tests send for a field ----
+
+
+def test_mock_values_replace_a_fields_default_mocks():
+    definition = copy.deepcopy(VALID)
+    definition["config"]["input"][0]["mock_values"] = ["Nobody sleeps.", "A man sleeps."]
+    examples = TaskIO.from_definition(definition).mock_datapoints
+    # Three of the context's default mocks; the hypothesis cycles through its own two.
+    assert [e["hypothesis"] for e in examples] == ["Nobody sleeps.", "A man sleeps.", "Nobody sleeps."]
+
+
+@pytest.mark.parametrize(
+    "field, values, line",
+    [
+        (0, "eng", "config.input[0].mock_values = 'eng': must be a non-empty list"),
+        (0, [], "config.input[0].mock_values = []: must be a non-empty list"),
+        (0, ["fine", 3], "config.input[0].mock_values[1] = 3: not a string; give a string (quote it in YAML)"),
+        (1, ["neutral"], "config.input[1].mock_values = ['neutral']: a target is never sent to the model; drop `mock_values` here"),
+    ],
+)
+def test_bad_mock_values_are_named(field, values, line):
+    definition = copy.deepcopy(VALID)
+    definition["config"]["input"][field]["mock_values"] = values
+    with pytest.raises(TaskDefinitionError) as caught:
+        validate_definition(definition, "my_task.yaml")
+    assert str(caught.value).startswith(f"my_task.yaml: {line}")
+
+
+# ---- machine translation ----
+
+
+@pytest.mark.parametrize("code", ["flores_small1", "flores_small2", "flores_full"])
+def test_translation_tasks_send_language_codes_and_expect_a_translation(code):
+    taskio = TaskIO.from_definition(load_builtin(code))
+    assert taskio.input_names == ["sourceLanguage", "targetLanguage", "sourceText"]
+    assert taskio.target_names == ["translatedText"] and list(taskio.output_fields) == ["translatedText"]
+    pairs = [(e["sourceLanguage"], e["targetLanguage"]) for e in taskio.mock_datapoints]
+    assert all(len(s) == 3 and len(t) == 3 and s != t for s, t in pairs), pairs
+    assert {e["sourceText"] for e in taskio.mock_datapoints} == set(MOCK_STRINGS)

@@ -358,7 +358,7 @@ def test_a_broken_packaged_definition_is_reported(tmp_path, monkeypatch):
 def test_unknown_task(tmp_path, monkeypatch):
     monkeypatch.setattr(task_io, "ROOTPATH", str(tmp_path))
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(UnknownTask, match="unknown task 'nope' .known tasks: hs, nli, qa, sentiment, vqa"):
+    with pytest.raises(UnknownTask, match="unknown task 'nope' .known tasks: flores_full, flores_small1, flores_small2, hs, nli, qa, sentiment, vqa"):
         TaskIO("nope")
     with pytest.raises(UnknownTask):
         TaskIO("../nli")

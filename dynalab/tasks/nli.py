@@ -1,0 +1,10 @@
+"""``from dynalab.tasks.nli import TaskIO``: task nli (natural language inference) in the original Dynalab's first API.
+
+``TaskIO()`` takes no task code and ``sign_response`` sets ``signed``; the
+module's ``data`` holds mock examples. See ``dynalab.tasks.first_api``.
+"""
+
+from dynalab.tasks.first_api import data_attribute, task_io_class
+
+TaskIO = task_io_class("nli")
+__getattr__ = data_attribute("nli")
