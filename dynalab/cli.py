@@ -47,6 +47,16 @@ class DynalabProgram(Program):
             for field, kind, default, description in describe():
                 print(f"  {field} ({kind}, {default}): {description}")
             print()
+        if name in ("test", "integrated-test", "upload"):
+            from dynalab.doctor import settings_lines
+
+            print("Settings in effect without a model's config (`dynalab-cli doctor` says where each comes from):")
+            try:
+                for line in settings_lines():
+                    print(line)
+            except DynalabError as error:
+                print(f"  {error}")
+            print()
 
     def parse_core(self, argv):
         try:

@@ -12,10 +12,13 @@ import datetime
 import email.utils
 import ipaddress
 import os
+import re
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import requests
 
+from dynalab import settings
 from dynalab.client import auth
 from dynalab.client.session import TIMEOUT, make_session
 from dynalab.errors import AuthError, ServerError, Throttled, UploadError, UsageError
@@ -28,35 +31,57 @@ ALLOW_HTTP_ENV = "DYNALAB_ALLOW_HTTP"
 LOGIN_AGAIN = "log in again: dynalab-cli login"
 
 
-def resolve_api_url(flag=None, config_value=None):
-    """The server address: ``flag`` > ``$DYNALAB_API_URL`` > ``config_value`` > the server
+class Server(NamedTuple):
+    """An evaluation server's address, and who named it."""
+
+    url: str
+    source: str
+    """Where the address was found: a flag, a variable, a file, "login" or "default"."""
+    user_named: bool
+    """False when only the project's config names it: a token that ``login`` did not
+    bind to this server is never sent there (a pull request could edit the config)."""
+
+
+def resolve_server(flag=None, config_value=None, config_source="config"):
+    """The server to talk to, as a ``Server``: ``flag`` > ``$DYNALAB_API_URL`` >
+    ``config_value`` (the model config's ``api_url``) > the user's settings > the server
     of the last ``login`` > the default.
 
     Raises ``UsageError`` for an address that is not an http(s) URL.
     """
-    for source, value in (
-        ("--api-url", flag),
-        (API_URL_ENV, os.environ.get(API_URL_ENV)),
-        ("config", config_value),
-        ("login", auth.saved_api_url()),
-        ("default", DEFAULT_API_URL),
-    ):
-        if value and str(value).strip():
-            url = str(value).strip().rstrip("/")
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.netloc:
-                raise UsageError(
-                    f"server address {url!r} (from {source}) is not an http(s) URL",
-                    hint="e.g. http://127.0.0.1:8000 or https://api.dynabench.org",
-                )
-            if parts.scheme == "http" and not _loopback(parts.hostname) and not os.environ.get(ALLOW_HTTP_ENV):
-                # Tokens travel in the clear over http: only this machine may be spoken to that way.
-                raise UsageError(
-                    f"server address {url!r} (from {source}) uses plain http to another machine",
-                    hint=f"use https, or set {ALLOW_HTTP_ENV}=1 for a server on a network you trust",
-                )
-            return url
-    raise AssertionError("unreachable: the default is always set")
+    found = settings.resolve("api_url", {"api_url": config_value}, config_source, flag=flag, flag_name="--api-url")
+    login_url = auth.saved_api_url()
+    if found.value is None:
+        found = settings.Resolved(login_url, "login") if login_url else settings.Resolved(DEFAULT_API_URL, "default")
+    url = _checked_url(found.value, found.source)
+    named_elsewhere = {_normal(value) for value in (settings.user_value("api_url"), login_url, DEFAULT_API_URL) if value}
+    return Server(url, found.source, found.source != config_source or url in named_elsewhere)
+
+
+def resolve_api_url(flag=None, config_value=None):
+    """The address of ``resolve_server``."""
+    return resolve_server(flag, config_value).url
+
+
+def _normal(url):
+    return str(url).strip().rstrip("/")
+
+
+def _checked_url(value, source):
+    url = _normal(value)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageError(
+            f"server address {url!r} (from {source}) is not an http(s) URL",
+            hint="e.g. http://127.0.0.1:8000 or https://api.dynabench.org",
+        )
+    if parts.scheme == "http" and not _loopback(parts.hostname) and not os.environ.get(ALLOW_HTTP_ENV):
+        # Tokens travel in the clear over http: only this machine may be spoken to that way.
+        raise UsageError(
+            f"server address {url!r} (from {source}) uses plain http to another machine",
+            hint=f"use https, or set {ALLOW_HTTP_ENV}=1 for a server on a network you trust",
+        )
+    return url
 
 
 def _loopback(host):

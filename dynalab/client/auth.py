@@ -18,16 +18,14 @@ source is named in messages.
 import json
 import os
 import sys
-from pathlib import Path
 from typing import NamedTuple
 
 from dynalab import prompts
 from dynalab.atomic import atomic_write_text
 from dynalab.errors import AuthError
+from dynalab.settings import user_dir
 
 TOKEN_ENV = "DYNALAB_API_TOKEN"
-HOME_ENV = "DYNALAB_HOME"
-"""Replaces the home directory, for tests and for shared machines."""
 
 HOW_TO_GIVE_A_TOKEN = (
     "pass --token TOKEN or --token-stdin, set DYNALAB_API_TOKEN, "
@@ -48,8 +46,7 @@ class Credential(NamedTuple):
 
 def secrets_path():
     """``~/.dynalab/secrets.json``, or under ``$DYNALAB_HOME`` when set."""
-    home = os.environ.get(HOME_ENV) or os.path.expanduser("~")
-    return Path(home) / ".dynalab" / "secrets.json"
+    return user_dir() / "secrets.json"
 
 
 def resolve_token(token=None, token_stdin=False, stdin=None, use_saved=True, prompt=None):
