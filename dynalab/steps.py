@@ -177,8 +177,9 @@ def upload(project, name, api_url=None, backend=None, force=False, progress=True
 
     model = ModelContext(project, name)
     # Where to and as whom are settled first: a missing token should not wait for the tests.
-    url = api.resolve_api_url(api_url, model.config.get("api_url"))
-    credential = auth.resolve_token_for(url)
+    server = api.resolve_server(api_url, model.config.get("api_url"), project.relative(project.config_path(model.name)))
+    credential = auth.resolve_token_for(server)
+    url = server.url
     archive = _integrated_test(model, backend, False, out)
     earlier = was_uploaded([r for r in model.state.uploads if r.get("api_url") == url], archive.sha256)
     if earlier and not force:
