@@ -101,6 +101,23 @@ def own_session(session=None):
         yield new
 
 
+REACH_TIMEOUT = (5, 10)
+"""(connect, read) seconds of the one quick look that a server is there."""
+
+
+def check_reachable(url, session=None):
+    """Raise ``ServerError`` at once, without retries, when no server answers at ``url``.
+
+    Any HTTP answer will do: it is asked before a person is made to paste a token.
+    """
+    if session is None:
+        with make_session(retries=0) as quick:
+            return check_reachable(url, quick)
+    response = send(session, "GET", url, "/", timeout=REACH_TIMEOUT, allow_redirects=False, stream=True)
+    response.close()
+    return None
+
+
 def check_token(url, token, session=None):
     """Check ``token`` against the server; raises ``AuthError`` if it is unknown."""
     try:
@@ -215,20 +232,27 @@ def check_response(response, url):
 
 
 def throttled(response, detail):
-    """A ``Throttled`` error with the server's quota text and when the next slot opens.
+    """A ``Throttled`` error saying what the quota is and, in hours and minutes, when the
+    next slot opens.
 
     ``retry_after`` (seconds) and ``next_slot`` (an aware UTC datetime) are set
     when the server sent a ``Retry-After`` header.
     """
     seconds = retry_after_seconds(response.headers.get("Retry-After"))
-    message = detail or "upload quota reached"
+    body = _json_or_none(response)
+    limit, hours = (body.get("limit"), body.get("hours")) if isinstance(body, dict) else (None, None)
+    if isinstance(limit, int) and isinstance(hours, (int, float)):
+        message = f"upload quota reached: at most {limit} uploads per {hours:g} hours"
+    else:  # a server that only sends text: its seconds, made readable
+        message = re.sub(r"\b(\d+) seconds?\b", lambda m: human_duration(int(m.group(1))), detail) or "upload quota reached"
     hint = None
     next_slot = None
     if seconds is not None:
         next_slot = _now() + datetime.timedelta(seconds=seconds)
-        hint = f"the next upload slot opens at {next_slot:%Y-%m-%d %H:%M} UTC (in {_duration(seconds)})"
-        if "next" not in message.lower():  # the server's text may already say when
-            message = f"{message}; {hint}"
+        when = f"{next_slot:%Y-%m-%d %H:%M} UTC"
+        if "next" not in message.lower():  # a server's own text may already say when
+            message = f"{message}; the next slot opens at {when} (in {human_duration(seconds)})"
+        hint = f"upload again after {when}, in {human_duration(seconds)}; tests do not count, only uploads"
     error = Throttled(message, hint=hint)
     error.retry_after = seconds
     error.next_slot = next_slot
@@ -272,6 +296,13 @@ def _validation_error(item):
     return f"{'.'.join(str(part) for part in item.get('loc', []))}: {item.get('msg')}"
 
 
+def _json_or_none(response):
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
 def _json(response, url):
     try:
         return response.json()
@@ -304,8 +335,9 @@ def connection_failure(error):
     return text.split(": ")[-1][:200] or type(error).__name__
 
 
-def _duration(seconds):
-    minutes = (seconds + 59) // 60
+def human_duration(seconds):
+    """``seconds`` as "23 h 59 min", "5 min", "1 min" (rounded up: a slot never opens later)."""
+    minutes = (int(seconds) + 59) // 60
     hours, minutes = divmod(minutes, 60)
     if hours and minutes:
         return f"{hours} h {minutes} min"

@@ -69,7 +69,8 @@ def test_chained_test_and_upload_then_quota(server, tested_project, cli):
         assert forced.returncode == 0, forced.stderr
     fourth = cli("upload", "-n", "m", "--force", cwd=tested_project, env=env)
     assert fourth.returncode == 6
-    assert "3" in fourth.stderr and "24" in fourth.stderr
+    assert "at most 3 uploads per 24 hours" in fourth.stderr
+    assert "(in 2" in fourth.stderr and "second" not in fourth.stderr  # "in 24 h", not "in 86399 seconds"
 
     server.restart()
     after_restart = cli("upload", "-n", "m", "--force", cwd=tested_project, env=env)
