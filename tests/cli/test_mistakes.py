@@ -164,3 +164,27 @@ def test_a_project_config_cannot_redirect_the_saved_token(make_project, cli, tmp
         result = cli("upload", "-n", "m", cwd=project)
         assert_one_clear_error(result, 5, f"saved login is for {one.url}", f"login --api-url {two.url}")
         assert "Local test" not in result.stdout, "refused before any test ran"
+
+
+def test_a_damaged_state_file_is_ignored_with_one_warning(make_project, cli):
+    project = make_project("contract-nli")
+    assert cli(*INIT, cwd=project).returncode == 0
+    state = project / ".dynalab" / "m" / "state.yaml"
+    for garbage in (b"steps: [1, 2]\n", b"steps:\n  local_test: \xff\xfe\n", b"uploads: {a: 1}\n", b"- 1\n"):
+        state.write_bytes(garbage)
+        result = cli("test", "--local", "-n", "m", "package", "-n", "m", cwd=project)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "Local test passed" in result.stdout
+        assert result.stderr.count("warning:") == 1, result.stderr  # once, though two steps read it
+        assert f"warning: {state} is damaged (" in result.stderr and "it is rewritten" in result.stderr
+        assert yaml.safe_load(state.read_text())["steps"]["local_test"]["status"] == "passed"
+
+
+def test_a_config_that_is_a_folder_is_a_config_error(make_project, cli):
+    project = make_project("contract-nli")
+    assert cli(*INIT, cwd=project).returncode == 0
+    config = project / ".dynalab" / "m" / "config.yaml"
+    config.unlink()
+    config.mkdir()
+    result = cli("test", "--local", "-n", "m", cwd=project)
+    assert_one_clear_error(result, 2, f"{config}: is a folder, not a file", "dynalab-cli init -n m")
