@@ -168,7 +168,7 @@ def upload(c, name=None, force=False, backend=None, api_url=None, no_progress=Fa
 @task(klass=Step, short={"token": "t"},
       help={"token": "The API token (for CI; prefer --token-stdin or $DYNALAB_API_TOKEN: flags show in `ps`).",
             "token-stdin": "Read the API token from standard input.",
-            "api-url": "Evaluation server (default: $DYNALAB_API_URL, else http://127.0.0.1:8000).",
+            "api-url": "Evaluation server (default: $DYNALAB_API_URL, your settings', the last login's, else http://127.0.0.1:8000).",
             "no-browser": "Do not open the token page in a browser."})
 def login(c, token=None, token_stdin=False, api_url=None, no_browser=False):
     """Check your API token with the evaluation server and save it (~/.dynalab/secrets.json, mode 0600)."""
