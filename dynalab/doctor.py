@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 
 from dynalab import settings
-from dynalab.errors import ConfigError, DynalabError
+from dynalab.errors import ConfigError, DynalabError, UsageError
 
 
 def settings_lines(config=None, config_source="the model's config"):
@@ -22,10 +22,10 @@ def settings_lines(config=None, config_source="the model's config"):
             try:
                 server = api.resolve_server(None, settings.field_value(config, setting.path), config_source)
                 found = settings.Resolved(server.url, server.source)
-            except ConfigError:
-                raise
-            except DynalabError as error:  # an address that is not a URL: say so, in its row
-                found = settings.Resolved(f"unusable: {error}", "")
+            except UsageError as error:
+                if isinstance(error, ConfigError):  # the settings file itself: the caller reports it
+                    raise
+                found = settings.Resolved(f"unusable: {error}", "")  # an address that is not a URL
         else:
             found = settings.resolve(name, config, config_source)
         value = "(none)" if found.value is None else found.value

@@ -12,7 +12,8 @@ The token is looked for in a fixed order, the first found wins:
 
 With no terminal, a missing token is an ``AuthError`` listing these options,
 never a prompt that hangs CI. The token itself is never printed: only its
-source is named in messages.
+source is named in messages. Where a token may be sent is decided by
+``resolve_token_for``: never by a project's config alone.
 """
 
 import json
