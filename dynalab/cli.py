@@ -47,6 +47,16 @@ class DynalabProgram(Program):
             for field, kind, default, description in describe():
                 print(f"  {field} ({kind}, {default}): {description}")
             print()
+        if name in ("test", "integrated-test", "upload"):
+            from dynalab.doctor import settings_lines
+
+            print("Settings in effect without a model's config (`dynalab-cli doctor` says where each comes from):")
+            try:
+                for line in settings_lines():
+                    print(line)
+            except DynalabError as error:
+                print(f"  {error}")
+            print()
 
     def parse_core(self, argv):
         try:
@@ -76,18 +86,33 @@ class DynalabProgram(Program):
             return UsageError(f"{flag} needs a value", hint="see `dynalab-cli STEP --help`")
         unknown = re.search(r"No idea what '(.+)' is", text)
         if unknown:
-            word = unknown.group(1)
-            close = difflib.get_close_matches(word, self._known_words(), n=1)
-            suggestion = f"; did you mean {close[0]!r}?" if close else ""
-            return UsageError(f"unknown flag or step {word!r}{suggestion}", hint="see `dynalab-cli --help` or `dynalab-cli STEP --help`")
+            return self._unknown_word(unknown.group(1), getattr(error, "context", None))
         return UsageError(text, hint="see `dynalab-cli --help` or `dynalab-cli STEP --help`")
 
-    def _known_words(self):
-        words = list(self.namespace.task_names)
-        for name in self.namespace.task_names:
-            for argument in self.namespace[name].get_arguments():
-                words.extend(f"--{n}" if len(n) > 1 else f"-{n}" for n in argument.names)
-        return words
+    def _unknown_word(self, word, context):
+        """The error for a word the step being parsed (``context``) does not know."""
+        step = context.name if context is not None and context.name in self.namespace.task_names else None
+        hint = f"see `dynalab-cli {step} --help`" if step else "see `dynalab-cli --help` or `dynalab-cli STEP --help`"
+        if step == "upload" and word in ("--token", "-t", "--token-stdin"):
+            return UsageError(
+                f"upload takes no {word}: it sends the token saved by `dynalab-cli login`, or $DYNALAB_API_TOKEN",
+                hint="log in once (in CI: `dynalab-cli login --token-stdin`), or set DYNALAB_API_TOKEN for the upload",
+            )
+        # The flags of the step being parsed (or the core ones), and the steps: never the word typed.
+        words = self._flags(step) if step else [flag for flag in SHOWN_CORE_OPTIONS]
+        words += list(self.namespace.task_names)
+        close = difflib.get_close_matches(word, [known for known in words if known != word], n=1)
+        suggestion = f"; did you mean {close[0]!r}?" if close else ""
+        owners = [name for name in self.namespace.task_names if name != step and word in self._flags(name)]
+        if step and owners:
+            return UsageError(f"{step} has no flag {word!r} (it is a flag of {', '.join(owners)}){suggestion}", hint=hint)
+        return UsageError(f"unknown flag or step {word!r}{suggestion}", hint=hint)
+
+    def _flags(self, step):
+        flags = []
+        for argument in self.namespace[step].get_arguments():
+            flags.extend(f"--{n}" if len(n) > 1 else f"-{n}" for n in argument.names)
+        return flags
 
 
 def build_program():

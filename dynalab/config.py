@@ -37,13 +37,15 @@ def load_config(project, name, check_paths=True):
             + (f" (initialised: {', '.join(known)})" if known else ""),
             hint=project.run_from_root_hint() or f"run `dynalab-cli init -n {name}` from your project's root",
         )
-    raw = read_yaml(path)
+    raw = read_yaml(path, fix=f"move it out of the way, then re-create the config: dynalab-cli init -n {name}")
     return validate_config(project, raw, source=project.relative(path), check_paths=check_paths)
 
 
-def read_yaml(path):
+def read_yaml(path, fix="replace it with a YAML file"):
+    """The mapping in the YAML file at ``path``; a ConfigError (with ``fix`` as the hint
+    when it is not a readable file) otherwise."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_text(path, fix))
     except UnicodeDecodeError as error:
         raise ConfigError(f"{path}: not UTF-8 text (byte {error.start})", hint="save the file as UTF-8")
     except yaml.YAMLError as error:
@@ -58,55 +60,83 @@ def read_yaml(path):
     return data
 
 
+def read_text(path, fix):
+    """The text of the file at ``path``; a folder or an unreadable file is a ConfigError."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a file", hint=fix) from None
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror or error}", hint=fix) from None
+
+
 def validate_config(project, raw, source, check_paths=True):
-    """Normalise ``raw`` against the schema; raise ConfigError naming the first problem."""
-    validator = cerberus.Validator(cerberus_schema())
-    if not validator.validate(raw):
-        problems = list(_flatten_errors(validator.errors))
-        field, message = problems[0]
-        value = _lookup(raw, field)
-        rules = field_rules(field)
-        dotted = ".".join(str(p) for p in field)
-        shown = f" = {value!r}" if value is not _MISSING else ""
-        others = ", ".join(f"`{'.'.join(str(p) for p in path)}`: {text}" for path, text in problems[1:])
-        more = f"; also {others}" if others else ""
-        if rules is None:
-            fix = f"remove `{dotted}` or check its spelling; known fields: {', '.join(FIELDS)}"
-        else:
-            fix = rules["fix"]
-        raise ConfigError(f"{source}: field `{dotted}`{shown}: {message}{more}", hint=fix)
-    config = validator.document
+    """Normalise ``raw`` against the schema; raise ConfigError naming the first problem.
+
+    A config that names no ``integrated_test.backend`` gets the one of the user's
+    settings (``dynalab.settings``), else the schema's default.
+    """
+    from dynalab.settings import with_default_backend
+
+    config = validate_document(with_default_backend(raw), FIELDS, source)
     if check_paths:
         check_config_paths(project, config, source)
     return config
 
 
+def validate_document(raw, fields, source):
+    """``raw`` normalised against ``fields`` (in the format of ``config_schema.FIELDS``);
+    a ConfigError naming ``source``, the first bad field, its value and the fix otherwise."""
+    validator = cerberus.Validator(cerberus_schema(fields))
+    if not validator.validate(raw):
+        problems = list(_flatten_errors(validator.errors))
+        field, message = problems[0]
+        value = _lookup(raw, field)
+        rules = field_rules(field, fields)
+        dotted = ".".join(str(p) for p in field)
+        shown = f" = {value!r}" if value is not _MISSING else ""
+        others = ", ".join(f"`{'.'.join(str(p) for p in path)}`: {text}" for path, text in problems[1:])
+        more = f"; also {others}" if others else ""
+        if rules is None:
+            fix = f"remove `{dotted}` or check its spelling; known fields: {', '.join(fields)}"
+        else:
+            fix = rules["fix"]
+        raise ConfigError(f"{source}: field `{dotted}`{shown}: {message}{more}", hint=fix)
+    return validator.document
+
+
 def check_config_paths(project, config, source):
     """Every path must be relative and exist inside the root; the model's files must
     be files with distinct names (they are placed side by side), and none excluded."""
-    needed = {}
     named = [(field, config[field]) for field in PATH_FIELDS]
     named += [(f"model_files[{index}]", entry) for index, entry in enumerate(config["model_files"])]
-    for field, entry in named:
-        needed[entry] = _relative_inside(project, entry, field, source)
+    needed = {entry: _relative_inside(project, entry, field, source) for field, entry in named}
     for field in PATH_FIELDS:
         if not needed[config[field]].is_file():
             raise ConfigError(
                 f"{source}: `{field}` = {config[field]!r} is not a file",
                 hint="name the file itself" + (" (a folder of weights can go in `model_files`)" if field == "checkpoint" else ""),
             )
-    placed = {}
-    for field, entry in named:
-        bare = PurePosixPath(entry).name
-        if bare in placed and placed[bare] != entry:
-            raise ConfigError(
-                f"{source}: `{field}` = {entry!r} and {placed[bare]!r} would both be placed next to the handler as {bare!r}",
-                hint="rename one of them: model files are flattened into one folder",
-            )
-        placed[bare] = entry
+    _check_placement(named, source)
     if config.get("task_file"):
         _relative_inside(project, config["task_file"], "task_file", source)
-    for index, entry in enumerate(config["exclude"]):
+    check_excludes(project, config["exclude"], needed, source)
+
+
+def check_model_files(project, entries, source, beside=()):
+    """The ``model_files`` ``entries`` exist inside the root and none shares its bare name
+    with another or with the files ``beside`` them (handler, checkpoint); returns
+    {entry: resolved path}."""
+    named = [(f"model_files[{index}]", entry) for index, entry in enumerate(entries)]
+    resolved = {entry: _relative_inside(project, entry, field, source) for field, entry in named}
+    _check_placement([(field, entry) for field, entry in zip(PATH_FIELDS, beside)] + named, source)
+    return resolved
+
+
+def check_excludes(project, entries, needed, source):
+    """The ``exclude`` ``entries`` lie inside the root and leave out none of the paths
+    ``needed`` ({entry: resolved path}: handler, checkpoint, model files)."""
+    for index, entry in enumerate(entries):
         excluded = (project.root / entry).resolve()
         if PurePosixPath(entry).is_absolute() or project.root not in excluded.parents:
             raise ConfigError(
@@ -119,6 +149,19 @@ def check_config_paths(project, config, source):
                     f"{source}: `exclude[{index}]` = {entry!r} excludes {wanted!r}, which the model needs",
                     hint=f"remove {entry!r} from `exclude`, or exclude a narrower path",
                 )
+
+
+def _check_placement(named, source):
+    """No two of the ``named`` (field, path) files share a bare name: they are placed side by side."""
+    placed = {}
+    for field, entry in named:
+        bare = PurePosixPath(entry).name
+        if bare in placed and placed[bare] != entry:
+            raise ConfigError(
+                f"{source}: `{field}` = {entry!r} and {placed[bare]!r} would both be placed next to the handler as {bare!r}",
+                hint="rename one of them: model files are flattened into one folder",
+            )
+        placed[bare] = entry
 
 
 def _relative_inside(project, entry, field, source):
@@ -178,7 +221,7 @@ def migrate_legacy_config(project, name, check_paths=True):
     legacy = project.legacy_config_path(name)
     source = project.relative(legacy)
     try:
-        raw = json.loads(legacy.read_text(encoding="utf-8"))
+        raw = json.loads(read_text(legacy, fix=f"move it out of the way, then re-create the config: dynalab-cli init -n {name}"))
     except ValueError as error:
         raise ConfigError(f"{source}: not valid JSON ({error})", hint=f"fix it, or re-create the config with `dynalab-cli init -n {name}`")
     if not isinstance(raw, dict):

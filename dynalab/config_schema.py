@@ -115,14 +115,14 @@ FIELDS = {
                         "type": "string",
                         "nullable": True,
                         "default": None,
-                        "description": "Base image (default python:3.11-slim; env DYNALAB_DOCKER_BASE_IMAGE overrides).",
+                        "description": "Base image (env DYNALAB_DOCKER_BASE_IMAGE overrides; default: your settings', else python:3.11-slim).",
                         "fix": "use an image name such as python:3.11-slim",
                     },
                     "wheelhouse": {
                         "type": "string",
                         "nullable": True,
                         "default": None,
-                        "description": "Folder of wheels for offline builds (env DYNALAB_WHEELHOUSE overrides).",
+                        "description": "Folder of wheels for offline builds (env DYNALAB_WHEELHOUSE overrides; default: your settings').",
                         "fix": "use the path of a folder holding .whl files",
                     },
                     "cpus": {
@@ -166,9 +166,9 @@ def cerberus_schema(fields=FIELDS):
     return schema
 
 
-def field_rules(path):
-    """The rules of the field at ``path`` (a tuple of names), or None."""
-    fields, rules = FIELDS, None
+def field_rules(path, fields=FIELDS):
+    """The rules of the field at ``path`` (a tuple of names) in ``fields``, or None."""
+    rules = None
     for part in path:
         if not isinstance(fields, dict) or part not in fields:
             return None

@@ -15,7 +15,8 @@ from importlib import resources
 from pathlib import Path
 
 from dynalab import prompts
-from dynalab.config import load_config, read_yaml, save_config, update_config_fields, validate_config
+from dynalab.config import (check_excludes, check_model_files, load_config, read_yaml, save_config,
+                            update_config_fields, validate_config)
 from dynalab.errors import ConfigError, UsageError
 from dynalab.project import check_model_name
 from dynalab.task_definitions import known_tasks, refresh_from_server, resolve_task_definition, write_packaged_copy
@@ -72,14 +73,21 @@ def init_model(project, name, *, task=None, checkpoint=None, handler=None, requi
     handler = handler or DEFAULT_HANDLER
     requirements = _optional_install(project, "requirements.txt", requirements, asking, "-r/--install-requirements", out)
     setup = _optional_install(project, "setup.py", setup, asking, "--run-setup", out)
+    source = f"init -n {name}"
     if model_files is None and asking:
-        model_files = split_list(prompts.ask("Extra model files, comma separated (enter for none)", default=""))
+        model_files = _ask_list(
+            project, "Extra model files, comma separated (enter for none)",
+            lambda entries: check_model_files(project, entries, source, beside=_relative_all(project, [checkpoint, handler])),
+        )
     if exclude is None and asking:
-        exclude = split_list(prompts.ask("Files or folders to exclude, comma separated (enter for none)", default=""))
+        needed = {entry: (project.root / entry).resolve()
+                  for entry in _relative_all(project, [checkpoint, handler, *(model_files or [])])}
+        exclude = _ask_list(project, "Files or folders to exclude, comma separated (enter for none)",
+                            lambda entries: check_excludes(project, entries, needed, source))
 
     checkpoint, handler = _relative(project, checkpoint), _relative(project, handler)
-    model_files = [_relative(project, entry) for entry in model_files or []]
-    exclude = [_relative(project, entry) for entry in exclude or []]
+    model_files = _relative_all(project, model_files)
+    exclude = _relative_all(project, exclude)
     raw = {
         "task": task,
         "checkpoint": checkpoint,
@@ -89,7 +97,6 @@ def init_model(project, name, *, task=None, checkpoint=None, handler=None, requi
         "model_files": model_files,
         "exclude": exclude,
     }
-    source = f"init -n {name}"
     config = validate_config(project, raw, source=source, check_paths=False)
     definition = resolve_task_definition(project, config, source)
     created_handler = None
@@ -123,7 +130,7 @@ def amend_model(project, name, changes, out=print):
             changes[field] = _relative(project, changes[field])
     for field in ("model_files", "exclude"):
         if field in changes:
-            changes[field] = [_relative(project, entry) for entry in changes[field]]
+            changes[field] = _relative_all(project, changes[field])
     if not changes:
         if not prompts.interactive():
             raise UsageError(
@@ -156,7 +163,7 @@ def edit_config(project, name, out=print):
                 config = validate_config(project, read_yaml(draft), source=source)
                 definition = resolve_task_definition(project, config, source)
             except ConfigError as error:
-                out(f"error: {error}" + (f"\n  hint: {error.hint}" if error.hint else ""))
+                out(_problem(error))
                 if prompts.confirm("Edit again?", default=True):
                     continue
                 raise UsageError(f"edit discarded: {source} keeps its previous, valid version")
@@ -197,6 +204,27 @@ def _relative(project, value):
         if path.resolve() == project.root or project.root in path.resolve().parents:
             return project.relative(path)
     return value
+
+
+def _relative_all(project, values):
+    return [_relative(project, value) for value in values or []]
+
+
+def _ask_list(project, question, check):
+    """Ask for a comma-separated list until ``check`` (raising ConfigError) accepts it."""
+    while True:
+        entries = _relative_all(project, split_list(prompts.ask(question, default="")))
+        try:
+            check(entries)
+        except ConfigError as error:
+            print(_problem(error) + "\nPlease answer again.")
+            continue
+        return entries
+
+
+def _problem(error):
+    """A ConfigError shown at a prompt, before asking again."""
+    return f"error: {error}" + (f"\n  hint: {error.hint}" if error.hint else "")
 
 
 def _ask_path(project, question, acceptable, problem, optional=False):

@@ -9,15 +9,18 @@ happens as events on a pipe; this module turns them into output and a verdict.
 import importlib
 import json
 import os
+import queue
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from dynalab.errors import ConfigError, LocalTestFailed
 from dynalab.runtime.model_dir import ModelDirError, prepare_model_dir
-from dynalab.runtime.protocol import SpecError, iter_events, make_spec, write_spec
+from dynalab.runtime.protocol import TIMEOUT_HINTS, Event, Reason, SpecError, Stage, iter_events, make_spec, write_spec
 from dynalab.size_check import warn_if_too_big
 
 LOG_TAIL_LINES = 25
@@ -49,7 +52,7 @@ def run_local_test(project, name, config, definition, log_path, out=print):
         placed = {str(model_dir / Path(entry).name): entry
                   for entry in [config["handler"], config["checkpoint"], *config["model_files"]]}
         with open(log_path, "w", encoding="utf-8") as log:
-            report = _run_child(spec_path, model_dir, log, lambda line: out(_user_paths(line, placed)))
+            report = _run_child(spec_path, model_dir, log, lambda line: out(_user_paths(line, placed)), Timeouts.of(config))
     if report.error or report.failed or not report.finished:
         raise LocalTestFailed(report.summary(log_path), hint=report.hint)
     out(f"Local test passed ({report.passed} of {report.total} mock inputs, {report.seconds:.1f}s)")
@@ -67,6 +70,8 @@ class Report:
         self.exit_code = None
         self.seconds = 0.0
         self.hint = None
+        self.batched = False
+        self.timed_out = False
 
     def summary(self, log_path):
         if self.error:
@@ -79,7 +84,7 @@ class Report:
         )
 
 
-def _run_child(spec_path, model_dir, log, out):
+def _run_child(spec_path, model_dir, log, out, timeouts):
     read_fd, write_fd = os.pipe()
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
@@ -97,16 +102,20 @@ def _run_child(spec_path, model_dir, log, out):
     finally:
         os.close(write_fd)
     report = Report()
+    events = queue.Queue()
+    reader = threading.Thread(target=_read_events, args=(read_fd, events), daemon=True)
+    reader.start()
     try:
-        with os.fdopen(read_fd, "r", encoding="utf-8") as events:
-            for event in iter_events(events):
-                _show(event, report, out)
+        _follow(events, report, out, timeouts, deadline=started + timeouts.startup)
+        if report.timed_out:
+            child.kill()
     except BaseException:
         child.kill()  # interrupted: the handler must not outlive the test
         raise
     finally:
         report.exit_code = child.wait()
         report.seconds = time.monotonic() - started
+        reader.join(timeout=5)  # a process the handler started may still hold the pipe
     if not report.finished or report.error or report.failed:
         log.flush()
         _show_log_tail(log.name, out)
@@ -115,10 +124,62 @@ def _run_child(spec_path, model_dir, log, out):
     return report
 
 
+class Timeouts(NamedTuple):
+    """Seconds until the handler is loaded (from the start), and per request after that."""
+
+    startup: float
+    request: float
+
+    @classmethod
+    def of(cls, config):
+        settings = config["integrated_test"]
+        return cls(settings["startup_timeout"], settings["request_timeout"])
+
+
+def _read_events(fd, events):
+    with os.fdopen(fd, "r", encoding="utf-8", errors="replace") as stream:
+        for event in iter_events(stream):
+            events.put(event)
+    events.put(None)
+
+
+def _follow(events, report, out, timeouts, deadline):
+    """Show the child's events until it is done; a stuck load or request ends the run."""
+    loaded = False
+    while True:
+        try:
+            event = events.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            _show(_timeout_event(report, loaded, timeouts), report, out)
+            report.timed_out = True
+            return
+        if event is None:
+            return
+        _show(event, report, out)
+        loaded = loaded or event.get("event") == Event.LOADED.value
+        if loaded:  # each request has its own time
+            deadline = time.monotonic() + timeouts.request
+
+
+def _timeout_event(report, loaded, timeouts):
+    """The error event the runner would have sent, had it known it was stuck."""
+    if not loaded:
+        return {"event": "error", "stage": Stage.LOAD.value, "reason": Reason.STARTUP_TIMEOUT.value,
+                "message": f"the handler was not loaded within the startup timeout of {timeouts.startup:g}s",
+                "hint": TIMEOUT_HINTS[Reason.STARTUP_TIMEOUT]}
+    index = report.passed + report.failed
+    what = "the batched call" if report.batched else f"datapoint {index}"
+    return {"event": "error", "stage": Stage.BATCH.value if report.batched else Stage.DATAPOINT.value,
+            "reason": Reason.REQUEST_TIMEOUT.value, "index": index,
+            "message": f"no answer from the handler within {timeouts.request:g}s ({what})",
+            "hint": TIMEOUT_HINTS[Reason.REQUEST_TIMEOUT]}
+
+
 def _show(event, report, out):
     kind = event.get("event")
     if kind == "start":
         report.total = event.get("total", 0)
+        report.batched = bool(event.get("batched"))
         out(f"Loading the handler; {report.total} mock inputs to check")
     elif kind == "loaded":
         out("Handler loaded")

@@ -6,6 +6,7 @@ is skipped. Only passes are ever recorded as passes.
 """
 
 import datetime
+import sys
 import time
 from contextlib import contextmanager
 
@@ -22,13 +23,33 @@ class State:
 
     def __init__(self, path):
         self.path = path
+        self.steps, self.uploads = {}, []
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError):
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, yaml.YAMLError) as error:  # ValueError: not UTF-8
             # State is a cache: a lost or damaged file only costs a rerun.
-            data = {}
-        self.steps = data.get("steps", {}) if isinstance(data, dict) else {}
-        self.uploads = data.get("uploads", []) if isinstance(data, dict) else []
+            _warn_once(path, _reason(error))
+            return
+        problem = self._take(data)
+        if problem:
+            _warn_once(path, problem)
+
+    def _take(self, data):
+        """Keep the well-formed records of ``data``; say what was not (None when all was)."""
+        if data is None:
+            return None
+        if not isinstance(data, dict):
+            return f"it holds a {type(data).__name__}, not a mapping"
+        steps, uploads = data.get("steps", {}), data.get("uploads", [])
+        if not isinstance(steps, dict) or not isinstance(uploads, list):
+            return "`steps` must be a mapping and `uploads` a list"
+        self.steps = {step: record for step, record in steps.items() if isinstance(record, dict)}
+        self.uploads = [record for record in uploads if isinstance(record, dict)]
+        if len(self.steps) != len(steps) or len(self.uploads) != len(uploads):
+            return "some records are not mappings"
+        return None
 
     def passed(self, step, fingerprint):
         """The record of a pass of ``step`` with this fingerprint, or None."""
@@ -72,6 +93,25 @@ class State:
             self.record(step, FAILED, fingerprint, time.monotonic() - started, **details)
             raise
         self.record(step, PASSED, fingerprint, time.monotonic() - started, **details, **extra)
+
+
+_warned = set()
+
+
+def _warn_once(path, problem):
+    # Chained steps read the state several times per command: one warning is enough.
+    if path not in _warned:
+        _warned.add(path)
+        print(f"warning: {path} is damaged ({problem}); ignoring it: its steps run again and it is rewritten",
+              file=sys.stderr)
+
+
+def _reason(error):
+    if isinstance(error, UnicodeDecodeError):
+        return f"not UTF-8 text, byte {error.start}"
+    if isinstance(error, yaml.YAMLError):
+        return "not valid YAML"
+    return getattr(error, "strerror", None) or str(error)
 
 
 def now_iso():

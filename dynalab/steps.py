@@ -6,7 +6,6 @@ depends on first (each of them skipped when cached), so any step can be asked
 for on its own. The invoke tasks in ``dynalab.workflow`` are thin wrappers.
 """
 
-import os
 import platform
 from contextlib import contextmanager
 
@@ -15,6 +14,7 @@ from dynalab.config import load_config
 from dynalab.config_schema import BACKENDS
 from dynalab.errors import ConfigError, UsageError
 from dynalab.fingerprint import HashCache, fingerprint
+from dynalab.settings import resolve as resolve_setting
 from dynalab.state import State
 from dynalab.task_definitions import resolve_task_definition, write_packaged_copy
 
@@ -128,8 +128,8 @@ def _integrated_test(model, backend, force, out):
         # What the environment is built from, besides the package.
         "torch": installed_version("torch"),
         "recipe": RECIPE,
-        "base_image": os.environ.get("DYNALAB_DOCKER_BASE_IMAGE"),
-        "wheelhouse": os.environ.get("DYNALAB_WHEELHOUSE"),
+        "base_image": resolve_setting("base_image", model.config).value,
+        "wheelhouse": resolve_setting("wheelhouse", model.config).value,
     })
     record = model.state.passed(INTEGRATED_TEST, key)
     if record and not force:
@@ -177,8 +177,9 @@ def upload(project, name, api_url=None, backend=None, force=False, progress=True
 
     model = ModelContext(project, name)
     # Where to and as whom are settled first: a missing token should not wait for the tests.
-    url = api.resolve_api_url(api_url, model.config.get("api_url"))
-    credential = auth.resolve_token_for(url)
+    server = api.resolve_server(api_url, model.config.get("api_url"), project.relative(project.config_path(model.name)))
+    credential = auth.resolve_token_for(server)
+    url = server.url
     archive = _integrated_test(model, backend, False, out)
     earlier = was_uploaded([r for r in model.state.uploads if r.get("api_url") == url], archive.sha256)
     if earlier and not force:

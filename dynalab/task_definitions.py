@@ -9,8 +9,8 @@ known only from that file still works). The chosen definition is written to
 the model so the handler's ``TaskIO(task)`` finds it wherever it runs.
 """
 
+import difflib
 import json
-import os
 
 from dynalab.atomic import atomic_write_text
 from dynalab.errors import ConfigError
@@ -18,13 +18,13 @@ from dynalab.tasks import registry
 
 
 def refresh_from_server(project, out=print):
-    """Fetch the task list of the configured server (``DYNALAB_API_URL`` or the last
-    login's), if any, into the project's cache; quietly keep the cache when offline."""
+    """Fetch the task list of the configured server (``DYNALAB_API_URL``, the settings'
+    ``api_url`` or the last login's), if any, into the project's cache; quietly keep the cache when offline."""
     from dynalab.client import auth
-    from dynalab.client.api import API_URL_ENV
     from dynalab.client.tasks_source import load_tasks
+    from dynalab.settings import resolve
 
-    url = os.environ.get(API_URL_ENV) or auth.saved_api_url()
+    url = resolve("api_url").value or auth.saved_api_url()
     if url:
         tasks = load_tasks(project, url.rstrip("/"))
         if tasks.source != "server":
@@ -63,8 +63,11 @@ def resolve_task_definition(project, config, source="config"):
     definition = _project_task_file(project, code)
     if definition is not None:
         return definition
+    known = known_tasks(project)
+    close = difflib.get_close_matches(str(code), list(known), n=1)
     raise ConfigError(
-        f"{source}: field `task` = {code!r}: unknown task (known: {', '.join(known_tasks(project))})",
+        f"{source}: field `task` = {code!r}: unknown task" + (f"; did you mean {close[0]!r}?" if close else "")
+        + f" (known: {', '.join(known)})",
         hint="use one of the known task codes, or describe your task in a YAML file and set `task_file`",
     )
 

@@ -119,7 +119,7 @@ def init(c, name=None, task=None, root_dir=None, model_checkpoint=None, handler=
         "name": NAME_HELP,
         "local": "Run only the local test (in your own environment).",
         "force": "Rerun even if nothing changed since the last pass.",
-        "backend": "Integrated test backend: sandbox or docker (default: from the config).",
+        "backend": "Integrated test backend: sandbox or docker (default: the config's, else your settings').",
     },
 )
 def test(c, name=None, local=False, force=False, backend=None):
@@ -149,7 +149,7 @@ def package(c, name=None, list=False, force=False):
 
 @task(klass=Step, name="integrated-test", short={"name": "n", "force": "f", "backend": "b"},
       help={"name": NAME_HELP, "force": "Rerun even if nothing changed since the last pass.",
-            "backend": "sandbox or docker (default: from the config)."})
+            "backend": "sandbox or docker (default: the config's, else your settings')."})
 def integrated_test(c, name=None, backend=None, force=False):
     """Serve the packaged model in an isolated environment and test it over HTTP."""
     steps.integrated_test(Project(), name, backend=backend, force=force)
@@ -158,7 +158,7 @@ def integrated_test(c, name=None, backend=None, force=False):
 @task(klass=Step, short={"name": "n", "force": "f", "backend": "b"},
       help={"name": NAME_HELP, "force": "Upload even if this exact package was uploaded before (uses quota).",
             "backend": "Integrated test backend, if it has to run: sandbox or docker.",
-            "api-url": "Evaluation server (default: $DYNALAB_API_URL, the config's api_url, the login's server).",
+            "api-url": "Evaluation server (default: $DYNALAB_API_URL, the config's api_url, your settings', the login's server).",
             "no-progress": "No progress bar (there is none without a terminal anyway)."})
 def upload(c, name=None, force=False, backend=None, api_url=None, no_progress=False):
     """Send the tested package to the evaluation server (runs the tests first if needed)."""
@@ -168,7 +168,7 @@ def upload(c, name=None, force=False, backend=None, api_url=None, no_progress=Fa
 @task(klass=Step, short={"token": "t"},
       help={"token": "The API token (for CI; prefer --token-stdin or $DYNALAB_API_TOKEN: flags show in `ps`).",
             "token-stdin": "Read the API token from standard input.",
-            "api-url": "Evaluation server (default: $DYNALAB_API_URL, else http://127.0.0.1:8000).",
+            "api-url": "Evaluation server (default: $DYNALAB_API_URL, your settings', the last login's, else http://127.0.0.1:8000).",
             "no-browser": "Do not open the token page in a browser."})
 def login(c, token=None, token_stdin=False, api_url=None, no_browser=False):
     """Check your API token with the evaluation server and save it (~/.dynalab/secrets.json, mode 0600)."""
@@ -187,4 +187,13 @@ def logout(c):
     print("Logged out." if client_login.logout() else "Not logged in: nothing to forget.")
 
 
-namespace = Collection(init, test, local_test, package, integrated_test, upload, login, logout)
+@task(klass=Step, short={"name": "n"},
+      help={"name": "Include this model's config (default: the only model here, if there is one)."})
+def doctor(c, name=None):
+    """Show the settings in effect and where each comes from, and whether Docker, unshare/bwrap and a torch wheel are usable."""
+    from dynalab.doctor import report
+
+    report(Project(), name)
+
+
+namespace = Collection(init, test, local_test, package, integrated_test, upload, login, logout, doctor)

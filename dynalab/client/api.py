@@ -12,10 +12,13 @@ import datetime
 import email.utils
 import ipaddress
 import os
+import re
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import requests
 
+from dynalab import settings
 from dynalab.client import auth
 from dynalab.client.session import TIMEOUT, make_session
 from dynalab.errors import AuthError, ServerError, Throttled, UploadError, UsageError
@@ -28,35 +31,57 @@ ALLOW_HTTP_ENV = "DYNALAB_ALLOW_HTTP"
 LOGIN_AGAIN = "log in again: dynalab-cli login"
 
 
-def resolve_api_url(flag=None, config_value=None):
-    """The server address: ``flag`` > ``$DYNALAB_API_URL`` > ``config_value`` > the server
+class Server(NamedTuple):
+    """An evaluation server's address, and who named it."""
+
+    url: str
+    source: str
+    """Where the address was found: a flag, a variable, a file, "login" or "default"."""
+    user_named: bool
+    """False when only the project's config names it: a token that ``login`` did not
+    bind to this server is never sent there (a pull request could edit the config)."""
+
+
+def resolve_server(flag=None, config_value=None, config_source="config"):
+    """The server to talk to, as a ``Server``: ``flag`` > ``$DYNALAB_API_URL`` >
+    ``config_value`` (the model config's ``api_url``) > the user's settings > the server
     of the last ``login`` > the default.
 
     Raises ``UsageError`` for an address that is not an http(s) URL.
     """
-    for source, value in (
-        ("--api-url", flag),
-        (API_URL_ENV, os.environ.get(API_URL_ENV)),
-        ("config", config_value),
-        ("login", auth.saved_api_url()),
-        ("default", DEFAULT_API_URL),
-    ):
-        if value and str(value).strip():
-            url = str(value).strip().rstrip("/")
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.netloc:
-                raise UsageError(
-                    f"server address {url!r} (from {source}) is not an http(s) URL",
-                    hint="e.g. http://127.0.0.1:8000 or https://api.dynabench.org",
-                )
-            if parts.scheme == "http" and not _loopback(parts.hostname) and not os.environ.get(ALLOW_HTTP_ENV):
-                # Tokens travel in the clear over http: only this machine may be spoken to that way.
-                raise UsageError(
-                    f"server address {url!r} (from {source}) uses plain http to another machine",
-                    hint=f"use https, or set {ALLOW_HTTP_ENV}=1 for a server on a network you trust",
-                )
-            return url
-    raise AssertionError("unreachable: the default is always set")
+    found = settings.resolve("api_url", {"api_url": config_value}, config_source, flag=flag, flag_name="--api-url")
+    login_url = auth.saved_api_url()
+    if found.value is None:
+        found = settings.Resolved(login_url, "login") if login_url else settings.Resolved(DEFAULT_API_URL, "default")
+    url = _checked_url(found.value, found.source)
+    named_elsewhere = {_normal(value) for value in (settings.user_value("api_url"), login_url, DEFAULT_API_URL) if value}
+    return Server(url, found.source, found.source != config_source or url in named_elsewhere)
+
+
+def resolve_api_url(flag=None, config_value=None):
+    """The address of ``resolve_server``."""
+    return resolve_server(flag, config_value).url
+
+
+def _normal(url):
+    return str(url).strip().rstrip("/")
+
+
+def _checked_url(value, source):
+    url = _normal(value)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageError(
+            f"server address {url!r} (from {source}) is not an http(s) URL",
+            hint="e.g. http://127.0.0.1:8000 or https://api.dynabench.org",
+        )
+    if parts.scheme == "http" and not _loopback(parts.hostname) and not os.environ.get(ALLOW_HTTP_ENV):
+        # Tokens travel in the clear over http: only this machine may be spoken to that way.
+        raise UsageError(
+            f"server address {url!r} (from {source}) uses plain http to another machine",
+            hint=f"use https, or set {ALLOW_HTTP_ENV}=1 for a server on a network you trust",
+        )
+    return url
 
 
 def _loopback(host):
@@ -74,6 +99,23 @@ def own_session(session=None):
         return
     with make_session() as new:
         yield new
+
+
+REACH_TIMEOUT = (5, 10)
+"""(connect, read) seconds of the one quick look that a server is there."""
+
+
+def check_reachable(url, session=None):
+    """Raise ``ServerError`` at once, without retries, when no server answers at ``url``.
+
+    Any HTTP answer will do: it is asked before a person is made to paste a token.
+    """
+    if session is None:
+        with make_session(retries=0) as quick:
+            return check_reachable(url, quick)
+    response = send(session, "GET", url, "/", timeout=REACH_TIMEOUT, allow_redirects=False, stream=True)
+    response.close()
+    return None
 
 
 def check_token(url, token, session=None):
@@ -190,20 +232,27 @@ def check_response(response, url):
 
 
 def throttled(response, detail):
-    """A ``Throttled`` error with the server's quota text and when the next slot opens.
+    """A ``Throttled`` error saying what the quota is and, in hours and minutes, when the
+    next slot opens.
 
     ``retry_after`` (seconds) and ``next_slot`` (an aware UTC datetime) are set
     when the server sent a ``Retry-After`` header.
     """
     seconds = retry_after_seconds(response.headers.get("Retry-After"))
-    message = detail or "upload quota reached"
+    body = _json_or_none(response)
+    limit, hours = (body.get("limit"), body.get("hours")) if isinstance(body, dict) else (None, None)
+    if isinstance(limit, int) and isinstance(hours, (int, float)):
+        message = f"upload quota reached: at most {limit} uploads per {hours:g} hours"
+    else:  # a server that only sends text: its seconds, made readable
+        message = re.sub(r"\b(\d+) seconds?\b", lambda m: human_duration(int(m.group(1))), detail) or "upload quota reached"
     hint = None
     next_slot = None
     if seconds is not None:
         next_slot = _now() + datetime.timedelta(seconds=seconds)
-        hint = f"the next upload slot opens at {next_slot:%Y-%m-%d %H:%M} UTC (in {_duration(seconds)})"
-        if "next" not in message.lower():  # the server's text may already say when
-            message = f"{message}; {hint}"
+        when = f"{next_slot:%Y-%m-%d %H:%M} UTC"
+        if "next" not in message.lower():  # a server's own text may already say when
+            message = f"{message}; the next slot opens at {when} (in {human_duration(seconds)})"
+        hint = f"upload again after {when}, in {human_duration(seconds)}; tests do not count, only uploads"
     error = Throttled(message, hint=hint)
     error.retry_after = seconds
     error.next_slot = next_slot
@@ -247,6 +296,13 @@ def _validation_error(item):
     return f"{'.'.join(str(part) for part in item.get('loc', []))}: {item.get('msg')}"
 
 
+def _json_or_none(response):
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
 def _json(response, url):
     try:
         return response.json()
@@ -279,8 +335,9 @@ def connection_failure(error):
     return text.split(": ")[-1][:200] or type(error).__name__
 
 
-def _duration(seconds):
-    minutes = (seconds + 59) // 60
+def human_duration(seconds):
+    """``seconds`` as "23 h 59 min", "5 min", "1 min" (rounded up: a slot never opens later)."""
+    minutes = (int(seconds) + 59) // 60
     hours, minutes = divmod(minutes, 60)
     if hours and minutes:
         return f"{hours} h {minutes} min"

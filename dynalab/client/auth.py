@@ -12,22 +12,21 @@ The token is looked for in a fixed order, the first found wins:
 
 With no terminal, a missing token is an ``AuthError`` listing these options,
 never a prompt that hangs CI. The token itself is never printed: only its
-source is named in messages.
+source is named in messages. Where a token may be sent is decided by
+``resolve_token_for``: never by a project's config alone.
 """
 
 import json
 import os
 import sys
-from pathlib import Path
 from typing import NamedTuple
 
 from dynalab import prompts
 from dynalab.atomic import atomic_write_text
 from dynalab.errors import AuthError
+from dynalab.settings import user_dir
 
 TOKEN_ENV = "DYNALAB_API_TOKEN"
-HOME_ENV = "DYNALAB_HOME"
-"""Replaces the home directory, for tests and for shared machines."""
 
 HOW_TO_GIVE_A_TOKEN = (
     "pass --token TOKEN or --token-stdin, set DYNALAB_API_TOKEN, "
@@ -48,8 +47,7 @@ class Credential(NamedTuple):
 
 def secrets_path():
     """``~/.dynalab/secrets.json``, or under ``$DYNALAB_HOME`` when set."""
-    home = os.environ.get(HOME_ENV) or os.path.expanduser("~")
-    return Path(home) / ".dynalab" / "secrets.json"
+    return user_dir() / "secrets.json"
 
 
 def resolve_token(token=None, token_stdin=False, stdin=None, use_saved=True, prompt=None):
@@ -76,18 +74,34 @@ def resolve_token(token=None, token_stdin=False, stdin=None, use_saved=True, pro
     raise AuthError("no API token: not logged in", hint=HOW_TO_GIVE_A_TOKEN)
 
 
-def resolve_token_for(url):
-    """The token to send to the server at ``url`` (non-interactive).
+def resolve_token_for(server):
+    """The token to send to ``server`` (an ``api.Server``; non-interactive).
 
-    A token saved by ``login`` goes only to the server that accepted it: a
-    project's config can name a server, and must not thereby receive it.
+    A token saved by ``login`` goes only to the server that accepted it. Any
+    other token (``DYNALAB_API_TOKEN``, a secrets file of the original tool,
+    which names no server) goes only to a server the user named: a flag, a
+    variable, their settings, their login, or the default on this machine;
+    never to one that only a project's config names.
     """
     credential = resolve_token()
-    saved_url = saved_api_url()
-    if credential.source == str(secrets_path()) and saved_url and saved_url != url:
+    if credential.source == str(secrets_path()):
+        saved_url = saved_api_url()
+        if saved_url and saved_url.rstrip("/") != server.url:
+            raise AuthError(
+                f"your saved login is for {saved_url}, not {server.url}",
+                hint=f"log in to that server first: dynalab-cli login --api-url {server.url}",
+            )
+        if saved_url:
+            return credential
+        which = f"the token in {credential.source} (saved with no server, as the original tool did)"
+    else:
+        which = f"the token from {credential.source}"
+    if not server.user_named:
         raise AuthError(
-            f"your saved login is for {saved_url}, not {url}",
-            hint=f"log in to that server first: dynalab-cli login --api-url {url}",
+            f"{which} is not sent to {server.url}, which only {server.source} names",
+            hint=f"a project's config cannot choose where your token goes: if you trust {server.url}, "
+            f"pass --api-url {server.url} or set DYNALAB_API_URL, or log in to it: "
+            f"dynalab-cli login --api-url {server.url}",
         )
     return credential
 

@@ -32,6 +32,8 @@ def login(url, token=None, token_stdin=False, open_browser=True, session=None, o
             webbrowser.open(page)
         return getpass.getpass("Paste your API token (it is not shown): ")
 
+    # Nobody should paste a token, then wait through retries, for a server that is down.
+    api.check_reachable(url, session=session)
     credential = auth.resolve_token(token=token, token_stdin=token_stdin, use_saved=False, prompt=ask)
     api.check_token(url, credential.token, session=session)
     return auth.save_token(credential.token, api_url=url)

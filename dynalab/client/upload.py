@@ -30,6 +30,7 @@ from dynalab.client.session import UPLOAD_TIMEOUT
 from dynalab.errors import DynalabError, ServerError, UploadError
 from dynalab.fingerprint import sha256_file
 from dynalab.project import Project
+from dynalab.size_check import human_size
 
 UPLOAD_PATH = "/models/upload/s3"
 RETRY_STATUSES = (502, 503, 504)
@@ -136,7 +137,7 @@ def _post_with_retries(session, url, token, name, task_code, archive, digest, pr
     # sending again, look for it, so that a success is not sent twice.
     known = _model_ids(session, url, token)
     for attempt in range(1, ATTEMPTS + 1):
-        response = _post(session, url, token, name, task_code, archive, progress)
+        response = _post(session, url, token, name, task_code, archive, progress, out)
         if response.status_code not in RETRY_STATUSES or attempt == ATTEMPTS:
             return _json(api.check_response(response, url), url)
         arrived = _arrived(session, url, token, known, digest, name, task_code)
@@ -177,7 +178,22 @@ def _list_models(session, url, token):
     return [model for model in models if isinstance(model, dict)] if isinstance(models, list) else None
 
 
-def _post(session, url, token, name, task_code, archive, progress):
+class _Progress:
+    """Moves the bar as the body is read; once it is all sent, says that the server checks it."""
+
+    def __init__(self, bar, size, out):
+        self.bar, self.size, self.out = bar, size, out
+        self.sent = False
+
+    def __call__(self, monitor):
+        self.bar.update(min(monitor.bytes_read, self.size) - self.bar.n)
+        if monitor.bytes_read >= monitor.len and not self.sent:
+            self.sent = True
+            self.bar.close()  # before the line, so the two do not mix on the terminal
+            self.out(f"Sent {human_size(self.size)}; the server is verifying the archive (the bigger, the longer)...")
+
+
+def _post(session, url, token, name, task_code, archive, progress, out):
     """One attempt: a fresh multipart body read from the start of the file."""
     size = archive.stat().st_size
     show = progress and sys.stderr is not None and sys.stderr.isatty()
@@ -191,7 +207,7 @@ def _post(session, url, token, name, task_code, archive, progress):
             ("taskCode", task_code),
             ("tarball", (f"{name}.tar.gz", stream, "application/gzip")),
         ])
-        monitor = MultipartEncoderMonitor(encoder, lambda m: bar.update(min(m.bytes_read, size) - bar.n))
+        monitor = MultipartEncoderMonitor(encoder, _Progress(bar, size, out))
         try:
             return api.send(
                 session, "POST", url, UPLOAD_PATH, data=monitor, timeout=UPLOAD_TIMEOUT,

@@ -17,11 +17,12 @@ import shutil
 import string
 from pathlib import Path
 
+from dynalab import settings
 from dynalab.errors import IntegratedTestFailed
 from dynalab.isolation import workspace
 from dynalab.isolation.environment import installed_version, wheelhouse
 
-DEFAULT_BASE_IMAGE = "python:3.11-slim"
+DEFAULT_BASE_IMAGE = settings.SETTINGS["base_image"].default
 ROOTPATH = "/home/model-server/code"
 MODEL_DIR = "/home/model-server/model"
 SPEC = "/opt/dynalab/spec.json"
@@ -33,8 +34,9 @@ PREPARE = (
 
 
 def base_image(config):
-    """DYNALAB_DOCKER_BASE_IMAGE, else the config's ``integrated_test.docker.base_image``, else the default."""
-    return os.environ.get("DYNALAB_DOCKER_BASE_IMAGE") or config["integrated_test"]["docker"]["base_image"] or DEFAULT_BASE_IMAGE
+    """DYNALAB_DOCKER_BASE_IMAGE, else the config's ``integrated_test.docker.base_image``, else
+    the user's settings, else the default (see ``dynalab.settings``)."""
+    return settings.resolve("base_image", config).value
 
 
 def image_repository(project_root, name):
@@ -156,7 +158,9 @@ def _build_hint(step):
     if "requirements" in step:
         return "check the package names and versions in requirements.txt; the build log shows the pip error"
     if step.startswith("Step 1/"):
-        return "the base image could not be found: build or pull it, or set DYNALAB_DOCKER_BASE_IMAGE to a local image"
+        return ("the base image could not be found: build or pull it, or name a local image in "
+                "`integrated_test.docker.base_image` of ~/.dynalab/settings.yaml (or DYNALAB_DOCKER_BASE_IMAGE); "
+                "`dynalab-cli doctor` shows the one in use")
     return "the build log shows the failing command's output"
 
 
@@ -173,12 +177,12 @@ def _fill_wheelhouse(target, config, torch_version):
             )
         wheels = sorted(folder.glob("*.whl")) + sorted(folder.glob("*.tar.gz"))
     else:
-        wheels = _torch_wheels(torch_version) if torch_version else []
+        wheels = torch_wheels(torch_version) if torch_version else []
     for wheel in wheels:
         _link_or_copy(wheel, target / wheel.name)
 
 
-def _torch_wheels(version):
+def torch_wheels(version):
     """Wheels of torch ``version`` in the folders pip is told to find links in."""
     names = {f"torch-{version}-*.whl", f"torch-{version.replace('+', '%2B')}-*.whl"}
     found = []

@@ -56,9 +56,12 @@ def wheelhouse(config):
     """The folder of wheels both backends install from, or None.
 
     The environment variable DYNALAB_WHEELHOUSE, when set, overrides the
-    config's ``integrated_test.docker.wheelhouse``.
+    config's ``integrated_test.docker.wheelhouse``, which overrides the user's
+    settings (see ``dynalab.settings``).
     """
-    folder = os.environ.get("DYNALAB_WHEELHOUSE") or config["integrated_test"]["docker"]["wheelhouse"]
+    from dynalab.settings import resolve
+
+    folder = resolve("wheelhouse", config).value
     return Path(folder).expanduser() if folder else None
 
 

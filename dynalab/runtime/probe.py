@@ -21,7 +21,7 @@ import urllib.error
 import urllib.request
 
 from dynalab.runtime import checks
-from dynalab.runtime.protocol import Event, Health, Reason, SpecError, Stage, emit, load_spec
+from dynalab.runtime.protocol import TIMEOUT_HINTS, Event, Health, Reason, SpecError, Stage, emit, load_spec
 
 POLL_SECONDS = 0.25
 
@@ -150,7 +150,7 @@ class Probe:
             Event.ERROR, stage=Stage.STARTUP, reason=Reason.STARTUP_TIMEOUT, traceback="",
             message=f"the model server was not healthy within the startup timeout of {self.startup_timeout:g}s "
             f"(last: {last})",
-            hint="if the model needs longer to load, raise `integrated_test.startup_timeout` in the model config",
+            hint=TIMEOUT_HINTS[Reason.STARTUP_TIMEOUT],
         )
         return None
 
@@ -162,7 +162,7 @@ class Probe:
         except Unreachable as error:
             fields = {}
             if error.reason is Reason.REQUEST_TIMEOUT:
-                fields["hint"] = "if the model is this slow, raise `integrated_test.request_timeout` in the model config"
+                fields["hint"] = TIMEOUT_HINTS[Reason.REQUEST_TIMEOUT]
             self.emit(Event.ERROR, stage=stage, reason=error.reason, message=str(error), traceback="", **where, **fields)
             raise
         if status == 200:

@@ -84,6 +84,12 @@ class Reason(str, enum.Enum):
     CONNECTION_REFUSED = "connection_refused"
 
 
+TIMEOUT_HINTS = {
+    Reason.STARTUP_TIMEOUT: "if the model needs longer to load, raise `integrated_test.startup_timeout` in the model config",
+    Reason.REQUEST_TIMEOUT: "if the model is this slow, raise `integrated_test.request_timeout` in the model config",
+}
+"""What to do about a timeout, in the local and in the integrated test alike."""
+
 _KINDS = {kind.value for kind in Event}
 
 

@@ -99,3 +99,25 @@ def test_amend_in_editor_never_keeps_an_invalid_edit(make_project, tmp_path):
     term.expect("keeps its previous, valid version")
     assert term.wait() == 2
     assert config.read_text() == before
+
+
+def test_a_typo_in_an_interactive_answer_asks_that_question_again(make_project):
+    project = make_project("example")
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    term = Terminal([sys.executable, "-m", "dynalab.cli", "init", "-n", "m", "-t", "nli",
+                     "--model-checkpoint", "model.pt", "--handler", "handler.py"], cwd=project, env=env)
+    term.expect("Extra model files")
+    term.type("vocab.json, labls.py")
+    term.expect("`model_files[1]` names 'labls.py', which does not exist")
+    term.expect("Please answer again.")
+    term.type("vocab.json, labels.py")
+    term.expect("exclude")
+    term.type("vocab.json")
+    term.expect("`exclude[0]` = 'vocab.json' excludes 'vocab.json', which the model needs")
+    term.expect("Please answer again.")
+    term.type("train.py")
+    term.expect("Initialised model 'm'")
+    assert term.wait() == 0
+    config = yaml.safe_load((project / ".dynalab" / "m" / "config.yaml").read_text())
+    assert config["model_files"] == ["vocab.json", "labels.py"]
+    assert config["exclude"] == ["train.py"]

@@ -1,5 +1,8 @@
 """`dynalab-cli test --local`: real handlers in a child process, cached by fingerprint."""
 
+import os
+
+import pytest
 import yaml
 
 from dynalab.fingerprint import HashCache
@@ -111,3 +114,35 @@ def test_hash_cache_hashes_an_unchanged_file_once(tmp_path, monkeypatch):
     with HashCache(tmp_path / "cache.json") as cache:
         assert cache.digest(weights) != first
     assert len(calls) == 2
+
+
+def set_timeouts(project, **timeouts):
+    path = project / ".dynalab" / "m" / "config.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["integrated_test"].update(timeouts)
+    path.write_text(yaml.safe_dump(config))
+
+
+def test_a_handler_that_never_answers_fails_after_the_request_timeout(make_project, cli):
+    project = make_project("hangs-on-request")
+    init(cli, project)
+    set_timeouts(project, request_timeout=2)
+    result = cli("test", "--local", "-n", "m", cwd=project, timeout=120)  # the handler would sleep an hour
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "Local test failed in datapoint: no answer from the handler within 2s (datapoint 0)" in result.stderr
+    assert "hint: if the model is this slow, raise `integrated_test.request_timeout` in the model config" in result.stderr
+    pid = int((project / "handler.pid").read_text())
+    with pytest.raises(ProcessLookupError):  # the stuck handler did not outlive the test
+        os.kill(pid, 0)
+    state = yaml.safe_load((project / ".dynalab" / "m" / "state.yaml").read_text())
+    assert state["steps"]["local_test"]["status"] == "failed"
+
+
+def test_a_handler_that_loads_too_long_fails_after_the_startup_timeout(make_project, cli):
+    project = make_project("slow-load")
+    init(cli, project)
+    set_timeouts(project, startup_timeout=3)
+    result = cli("test", "--local", "-n", "m", cwd=project, timeout=50)  # it would load for a minute
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "Local test failed in load: the handler was not loaded within the startup timeout of 3s" in result.stderr
+    assert "hint: if the model needs longer to load, raise `integrated_test.startup_timeout` in the model config" in result.stderr

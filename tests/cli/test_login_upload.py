@@ -1,6 +1,8 @@
 """`login` and `upload` against a real evaluation server process on 127.0.0.1."""
 
 import stat
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import yaml
@@ -67,7 +69,8 @@ def test_chained_test_and_upload_then_quota(server, tested_project, cli):
         assert forced.returncode == 0, forced.stderr
     fourth = cli("upload", "-n", "m", "--force", cwd=tested_project, env=env)
     assert fourth.returncode == 6
-    assert "3" in fourth.stderr and "24" in fourth.stderr
+    assert "at most 3 uploads per 24 hours" in fourth.stderr
+    assert "(in 2" in fourth.stderr and "second" not in fourth.stderr  # "in 24 h", not "in 86399 seconds"
 
     server.restart()
     after_restart = cli("upload", "-n", "m", "--force", cwd=tested_project, env=env)
@@ -91,3 +94,63 @@ def test_unreachable_server_is_named(tested_project, cli):
     result = cli("upload", "-n", "m", cwd=tested_project, env=env)
     assert result.returncode == 8
     assert "127.0.0.1:9" in result.stderr
+
+
+class Recorder:
+    """A server on 127.0.0.1 that answers 404 to everything and records what it was sent:
+    it stands for a server a pull request put into the project's config."""
+
+    def __init__(self):
+        recorder = self
+        self.requests = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                recorder.requests.append(self.path)
+                self.send_error(404)
+
+            do_POST = do_GET
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self):
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def ci_token(tmp_path):
+    return {"DYNALAB_API_TOKEN": "ci-secret-token"}, "DYNALAB_API_TOKEN"
+
+
+def original_tools_login(tmp_path):
+    secrets = tmp_path / "home" / ".dynalab" / "secrets.json"
+    secrets.parent.mkdir(parents=True)
+    secrets.write_text('{"api_token": "ci-secret-token"}')  # the original tool saved no server
+    return {}, "saved with no server"
+
+
+@pytest.mark.parametrize("token_source", [ci_token, original_tools_login])
+def test_a_config_edited_to_name_another_server_gets_an_error_not_the_token(token_source, tested_project, cli, tmp_path):
+    env, words = token_source(tmp_path)
+    with Recorder() as elsewhere:
+        config = tested_project / ".dynalab" / "m" / "config.yaml"
+        config.write_text(config.read_text().replace("api_url: null", f"api_url: {elsewhere.url}"))
+        result = cli("upload", "-n", "m", cwd=tested_project, env=env)
+        assert result.returncode == 5, result.stdout + result.stderr
+        assert result.stderr.startswith("error: the token ") and words in result.stderr
+        assert f"is not sent to {elsewhere.url}, which only .dynalab/m/config.yaml names" in result.stderr
+        assert f"pass --api-url {elsewhere.url}" in result.stderr
+        assert elsewhere.requests == [] and "Local test" not in result.stdout
+
+        # Named by the user, the same server gets the token: the rule is about who chose it.
+        named = cli("upload", "-n", "m", "--api-url", elsewhere.url, cwd=tested_project, env=env)
+        assert named.returncode != 0, named.stdout + named.stderr  # it is no evaluation server
+        assert any("api_token=ci-secret-token" in path for path in elsewhere.requests)

@@ -4,8 +4,10 @@ import os
 import subprocess
 import sys
 
+import pytest
 import yaml
 
+from dynalab.errors import UsageError
 from dynalab.server.process import ServerProcess
 
 INIT = ["init", "-n", "m", "-t", "nli", "--model-checkpoint", "model.pt", "--handler", "handler.py",
@@ -164,3 +166,66 @@ def test_a_project_config_cannot_redirect_the_saved_token(make_project, cli, tmp
         result = cli("upload", "-n", "m", cwd=project)
         assert_one_clear_error(result, 5, f"saved login is for {one.url}", f"login --api-url {two.url}")
         assert "Local test" not in result.stdout, "refused before any test ran"
+
+
+def test_upload_given_a_token_flag_says_where_upload_takes_its_token_from(make_project, cli):
+    project = make_project("contract-nli")
+    result = cli("upload", "--token", "x", cwd=project)
+    assert_one_clear_error(result, 2, "upload takes no --token: it sends the token saved by `dynalab-cli login`, "
+                                      "or $DYNALAB_API_TOKEN", "login --token-stdin")
+    assert "did you mean" not in result.stderr
+
+
+def test_a_flag_of_another_step_is_named_as_such(make_project, cli):
+    project = make_project("contract-nli")
+    result = cli("upload", "--local", cwd=project)
+    assert_one_clear_error(result, 2, "upload has no flag '--local' (it is a flag of test)", "dynalab-cli upload --help")
+
+
+def test_flag_suggestions_come_from_the_step_being_parsed_and_never_repeat_the_word_typed():
+    from dynalab.cli import build_program
+
+    program = build_program()
+    steps = list(program.namespace.task_names)
+    flags = {step: program._flags(step) for step in steps}
+    core = set(program.initial_context.flag_names())  # invoke's own flags, known in every step
+    for step in steps:
+        for other in steps:
+            for flag in set(flags[other]) - set(flags[step]) - core:
+                with pytest.raises(UsageError) as caught:
+                    build_program().run(["dynalab-cli", step, flag, "value"], exit=False)
+                assert f"did you mean {flag!r}" not in str(caught.value), (step, flag)
+    with pytest.raises(UsageError, match=r"did you mean '--force'\?"):
+        build_program().run(["dynalab-cli", "upload", "--forse"], exit=False)
+    with pytest.raises(UsageError, match=r"did you mean '--api-url'\?"):
+        build_program().run(["dynalab-cli", "login", "--api-ur", "x"], exit=False)
+
+
+def test_an_unknown_task_code_gets_a_suggestion(make_project, cli):
+    project = make_project("contract-nli")
+    result = cli("init", "-n", "m", "-t", "sentimnet", "--model-checkpoint", "model.pt", cwd=project)
+    assert_one_clear_error(result, 2, "`task` = 'sentimnet': unknown task; did you mean 'sentiment'?")
+
+
+def test_a_damaged_state_file_is_ignored_with_one_warning(make_project, cli):
+    project = make_project("contract-nli")
+    assert cli(*INIT, cwd=project).returncode == 0
+    state = project / ".dynalab" / "m" / "state.yaml"
+    for garbage in (b"steps: [1, 2]\n", b"steps:\n  local_test: \xff\xfe\n", b"uploads: {a: 1}\n", b"- 1\n"):
+        state.write_bytes(garbage)
+        result = cli("test", "--local", "-n", "m", "package", "-n", "m", cwd=project)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "Local test passed" in result.stdout
+        assert result.stderr.count("warning:") == 1, result.stderr  # once, though two steps read it
+        assert f"warning: {state} is damaged (" in result.stderr and "it is rewritten" in result.stderr
+        assert yaml.safe_load(state.read_text())["steps"]["local_test"]["status"] == "passed"
+
+
+def test_a_config_that_is_a_folder_is_a_config_error(make_project, cli):
+    project = make_project("contract-nli")
+    assert cli(*INIT, cwd=project).returncode == 0
+    config = project / ".dynalab" / "m" / "config.yaml"
+    config.unlink()
+    config.mkdir()
+    result = cli("test", "--local", "-n", "m", cwd=project)
+    assert_one_clear_error(result, 2, f"{config}: is a folder, not a file", "dynalab-cli init -n m")

@@ -3,7 +3,11 @@
 It stands for a gateway in front of a restarting server: it reads each request
 in full, answers the first ``failures`` of them with ``status``, and forwards
 the rest. With ``forward_failures`` it forwards the failed ones too and only
-the answer is lost, as when a gateway times out on a server that then succeeds. ``seen`` lists (method, path, body size) of every request received,
+the answer is lost, as when a gateway times out on a server that then succeeds.
+With ``hold_posts`` (a ``threading.Event``) the answer to a POST is held back
+until the event is set (at most 30 s), as a server that takes long to verify an
+upload would; ``held`` records, per POST, whether the event was set in time.
+``seen`` lists (method, path, body size) of every request received,
 ``user_agents`` their User-Agent headers.
 """
 
@@ -16,12 +20,15 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length",
 
 
 class FlakyProxy:
-    def __init__(self, upstream, failures=2, status=503, methods=("GET", "POST"), forward_failures=False):
+    def __init__(self, upstream, failures=2, status=503, methods=("GET", "POST"), forward_failures=False,
+                 hold_posts=None):
         self.upstream = urlsplit(upstream)
         self.failures = failures
         self.status = status
         self.methods = methods
         self.forward_failures = forward_failures
+        self.hold_posts = hold_posts
+        self.held = []
         self.seen = []
         self.user_agents = []
         self._lock = threading.Lock()
@@ -69,6 +76,8 @@ class FlakyProxy:
                     self.wfile.write(text)
                     return
                 status, headers, data = self._forward(body)
+                if proxy.hold_posts is not None and self.command == "POST":
+                    proxy.held.append(proxy.hold_posts.wait(timeout=30))
                 self.send_response(status)
                 for key, value in headers:
                     if key.lower() not in HOP_BY_HOP:

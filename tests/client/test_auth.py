@@ -7,8 +7,9 @@ import stat
 
 import pytest
 
+from dynalab import settings
 from dynalab.client import auth
-from dynalab.client.api import DEFAULT_API_URL, resolve_api_url
+from dynalab.client.api import DEFAULT_API_URL, resolve_api_url, resolve_server
 from dynalab.errors import AuthError, UsageError
 
 
@@ -110,3 +111,86 @@ def test_plain_http_is_only_for_this_machine_unless_allowed(monkeypatch):
         resolve_api_url("http://lab-server.example:8000")
     monkeypatch.setenv("DYNALAB_ALLOW_HTTP", "1")
     assert resolve_api_url("http://lab-server.example:8000") == "http://lab-server.example:8000"
+
+
+# A token that `login` did not bind to a server (DYNALAB_API_TOKEN, or the original tool's
+# secrets.json, which names none) goes only to a server the user named; never to one that
+# only a project's config names, since a pull request can edit the config.
+
+CONFIG = ".dynalab/m/config.yaml"
+ELSEWHERE = "https://elsewhere.example"
+
+
+def unbound_from_the_environment(monkeypatch):
+    monkeypatch.setenv("DYNALAB_API_TOKEN", "ci-token")
+    return "DYNALAB_API_TOKEN"
+
+
+def unbound_from_the_original_tools_file(monkeypatch):
+    auth.save_token("old-token")  # no api_url: as the original tool wrote it
+    return "saved with no server"
+
+
+@pytest.mark.parametrize("token_source", [unbound_from_the_environment, unbound_from_the_original_tools_file])
+def test_an_unbound_token_is_not_sent_to_a_server_only_the_config_names(token_source, monkeypatch):
+    words = token_source(monkeypatch)
+    server = resolve_server(config_value=ELSEWHERE, config_source=CONFIG)
+    assert server == (ELSEWHERE, CONFIG, False)
+    with pytest.raises(AuthError) as caught:
+        auth.resolve_token_for(server)
+    message = str(caught.value)
+    assert words in message and f"is not sent to {ELSEWHERE}, which only {CONFIG} names" in message
+    assert f"--api-url {ELSEWHERE}" in caught.value.hint and f"login --api-url {ELSEWHERE}" in caught.value.hint
+
+
+def named_by_the_flag(monkeypatch):
+    return {"flag": ELSEWHERE}
+
+
+def named_by_the_variable(monkeypatch):
+    monkeypatch.setenv("DYNALAB_API_URL", ELSEWHERE)
+    return {}
+
+
+def named_by_the_settings(monkeypatch):
+    settings.set_value("api_url", ELSEWHERE)
+    return {}
+
+
+def named_by_the_config_and_the_settings(monkeypatch):
+    settings.set_value("api_url", ELSEWHERE)
+    return {"config_value": ELSEWHERE, "config_source": CONFIG}
+
+
+def the_default_named_by_the_config(monkeypatch):
+    return {"config_value": DEFAULT_API_URL, "config_source": CONFIG}
+
+
+@pytest.mark.parametrize("token_source", [unbound_from_the_environment, unbound_from_the_original_tools_file])
+@pytest.mark.parametrize("naming", [named_by_the_flag, named_by_the_variable, named_by_the_settings,
+                                    named_by_the_config_and_the_settings, the_default_named_by_the_config])
+def test_an_unbound_token_goes_to_a_server_the_user_named(token_source, naming, monkeypatch):
+    token_source(monkeypatch)
+    server = resolve_server(**naming(monkeypatch))
+    assert server.user_named
+    assert auth.resolve_token_for(server).token in ("ci-token", "old-token")
+
+
+def test_a_token_saved_by_login_goes_only_to_the_server_that_accepted_it():
+    auth.save_token("bound-token", api_url="https://accepted.example")
+    own = resolve_server(config_value="https://accepted.example", config_source=CONFIG)
+    assert auth.resolve_token_for(own).token == "bound-token"
+    for other in (resolve_server(flag=ELSEWHERE), resolve_server(config_value=ELSEWHERE, config_source=CONFIG)):
+        with pytest.raises(AuthError, match="your saved login is for https://accepted.example, not https://elsewhere"):
+            auth.resolve_token_for(other)
+
+
+def test_server_address_order_with_the_settings_and_the_login(monkeypatch):
+    auth.save_token("tok", api_url="https://login.example")
+    assert resolve_server() == ("https://login.example", "login", True)
+    settings.set_value("api_url", "https://settings.example/")
+    assert resolve_server() == ("https://settings.example", str(settings.settings_path()), True)
+    assert resolve_server(config_value="https://config.example").url == "https://config.example"
+    monkeypatch.setenv("DYNALAB_API_URL", "https://env.example")
+    assert resolve_server(config_value="https://config.example").source == "DYNALAB_API_URL"
+    assert resolve_server("https://flag.example", "https://config.example").source == "--api-url"

@@ -4,6 +4,7 @@ import io
 import json
 import os
 import pty
+import socket
 import stat
 import sys
 
@@ -82,3 +83,22 @@ def test_login_on_a_terminal_shows_the_token_page_and_reads_the_token_unechoed(s
     assert user_token not in text  # not echoed
     saved = tmp_path / "home" / ".dynalab" / "secrets.json"
     assert json.loads(saved.read_text()) == {"api_token": user_token, "api_url": server.url}
+
+
+def test_login_on_a_terminal_to_a_server_that_is_down_says_so_before_asking_for_the_token(tmp_path):
+    with socket.socket() as probe:  # a port nothing listens on once it is closed
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    env = {**os.environ, "DYNALAB_HOME": str(tmp_path / "home")}
+    env.pop("CI", None)
+    argv = [sys.executable, "-m", "dynalab.cli", "login", "--api-url", url, "--no-browser"]
+    pid, terminal = pty.fork()
+    if pid == 0:
+        os.execve(sys.executable, argv, env)
+    output = read_until(terminal, b"hint:")
+    _, status = os.waitpid(pid, 0)
+    text = output.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 8, text
+    assert f"error: cannot reach the evaluation server at {url} (connection refused)" in text
+    assert "Paste your API token" not in text and "generate_api_token" not in text
+    assert not (tmp_path / "home" / ".dynalab" / "secrets.json").exists()

@@ -7,9 +7,11 @@ import pty
 import struct
 import sys
 import termios
+import threading
 from pathlib import Path
 
 import pytest
+import requests
 
 from dynalab.client import api
 from dynalab.client.upload import upload, was_uploaded
@@ -17,6 +19,7 @@ from dynalab.errors import AuthError, ServerError, Throttled, UploadError, Usage
 from dynalab.server.process import ServerProcess
 
 from client_support import MODEL, make_archive, read_until
+from flaky_proxy import FlakyProxy
 
 
 def sha256(path):
@@ -82,6 +85,7 @@ def test_the_fourth_upload_in_a_day_is_throttled_with_the_quota_and_the_next_slo
     assert "next slot opens" in str(error)
     assert 23 * 3600 < error.retry_after <= 24 * 3600
     assert "UTC" in error.hint and "in 2" in error.hint  # "in 24 h" (or 23 h 59 min)
+    assert "second" not in f"{error} {error.hint}"  # hours and minutes, not 86399 seconds
     assert len(list((project / ".dynalab_submissions").iterdir())) == 3  # nothing kept for the refusal
 
 
@@ -123,3 +127,31 @@ def test_upload_to_a_stopped_server_names_its_address(tmp_path, archive, project
         upload(url, token, MODEL, "nli", archive, progress=False, root=project, session=quick_session)
     with pytest.raises(ServerError, match=url):
         api.fetch_tasks(url, session=quick_session)
+
+
+def test_a_server_that_says_when_in_seconds_is_shown_in_hours_and_minutes():
+    """A server that only sends text (no limit and hours fields): its seconds are made readable."""
+    answer = requests.Response()
+    answer.status_code = 429
+    answer.headers["Retry-After"] = "86340"
+    answer._content = b'{"detail": "upload limit reached; the next slot opens in 86340 seconds"}'
+    error = api.throttled(answer, api.server_detail(answer))
+    assert str(error) == "upload limit reached; the next slot opens in 23 h 59 min"
+    assert "in 23 h 59 min" in error.hint and "second" not in error.hint
+
+
+def test_once_the_archive_is_sent_the_client_says_the_server_is_verifying_it(server, user_token, archive, project):
+    """A proxy holds the server's answer back until the client has said so: the line comes while it waits."""
+    said = threading.Event()
+
+    def out(line):
+        notices.append(line)
+        if "the server is verifying the archive" in line:
+            said.set()
+
+    notices = []
+    with FlakyProxy(server.url, failures=0, hold_posts=said) as proxy:
+        receipt = upload(proxy.url, user_token, MODEL, "nli", archive, progress=False, root=project, out=out)
+    assert proxy.held == [True], "the answer came before the client said the server was verifying"
+    assert notices == [f"Sent {archive.stat().st_size} B; the server is verifying the archive (the bigger, the longer)..."]
+    assert receipt.sha256 == sha256(archive)

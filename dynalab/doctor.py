@@ -1,0 +1,145 @@
+"""``dynalab-cli doctor``: the settings in effect and where each comes from, and what
+this machine can run (Docker, a network namespace for the sandbox, a torch wheel).
+
+It only looks: nothing is built, started or written.
+"""
+
+import shutil
+import zipfile
+from pathlib import Path
+
+from dynalab import settings
+from dynalab.errors import ConfigError, DynalabError, UsageError
+
+
+def settings_lines(config=None, config_source="the model's config"):
+    """One line per setting: its name, value and source (``config``: a model's config as written)."""
+    from dynalab.client import api
+
+    rows = []
+    for name, setting in settings.SETTINGS.items():
+        if name == "api_url":
+            try:
+                server = api.resolve_server(None, settings.field_value(config, setting.path), config_source)
+                found = settings.Resolved(server.url, server.source)
+            except UsageError as error:
+                if isinstance(error, ConfigError):  # the settings file itself: the caller reports it
+                    raise
+                found = settings.Resolved(f"unusable: {error}", "")  # an address that is not a URL
+        else:
+            found = settings.resolve(name, config, config_source)
+        value = "(none)" if found.value is None else found.value
+        rows.append((".".join(setting.path), str(value), found.source))
+    width = max(len(row[0]) for row in rows)
+    return [f"  {field:<{width}}  {value}" + (f"   ({source})" if source else "") for field, value, source in rows]
+
+
+def report(project, name=None, out=print):
+    """Print what ``doctor`` shows; raise the settings file's ConfigError, if any, at the end."""
+    config, source, note = _model_config(project, name)
+    problem = None
+    out("Settings in effect (first found: flag, environment variable, model config, "
+        f"{settings.settings_path()}, default):")
+    try:
+        lines = settings_lines(config, source)
+    except ConfigError as error:
+        problem, lines = error, ["  (the settings file cannot be used: see the error below)"]
+    for line in lines:
+        out(line)
+    if note:
+        out(f"  {note}")
+    out("")
+    out("This machine:")
+    for what, verdict in (("login", _login()), ("torch", _torch(config, problem)),
+                          ("sandbox network cut", _network()), ("docker", _docker(config, problem))):
+        out(f"  {what:<20} {verdict}")
+    if problem:
+        raise problem
+
+
+def _model_config(project, name):
+    """(the model's config as written, its path, a note) — (None, label, why) without one."""
+    from dynalab.config import read_yaml
+
+    label = "the model's config"
+    try:
+        name = project.resolve_model_name(name)
+    except DynalabError:
+        return None, label, ("no model config included (run from a project's root, with -n NAME "
+                             "when it has several models)")
+    path = project.config_path(name)
+    if not path.exists():
+        return None, label, f"model {name!r} has no config.yaml here: `dynalab-cli init -n {name}` writes one"
+    try:
+        return read_yaml(path), project.relative(path), None
+    except ConfigError as error:
+        return None, label, f"model config not included: {error}"
+
+
+def _login():
+    from dynalab.client import auth
+
+    try:
+        credential = auth.resolve_token()
+    except DynalabError as error:
+        return str(error)
+    if credential.source == str(auth.secrets_path()):
+        bound = auth.saved_api_url()
+        return f"token saved in {credential.source}" + (f" for {bound}" if bound else " (for no server in particular)")
+    return f"token from {credential.source}"
+
+
+def _torch(config, problem):
+    from dynalab.isolation import docker_image
+    from dynalab.isolation.environment import installed_version
+
+    version = installed_version("torch")
+    if not version:
+        return "not installed here: the integrated test's environments get no torch"
+    folder = None if problem else settings.resolve("wheelhouse", config).value
+    if folder:
+        wheels = sorted(Path(folder).expanduser().glob(f"torch-{version.split('+')[0]}*.whl"))
+        where = f"wheelhouse {folder}"
+    else:
+        wheels = docker_image.torch_wheels(version)
+        where = "pip's find-links"
+    usable = [wheel for wheel in wheels if zipfile.is_zipfile(wheel)]
+    if usable:
+        return f"{version} installed; wheel {usable[0]} (from {where})"
+    return (f"{version} installed; no usable torch {version} wheel in {where}: the docker build would download "
+            "torch (set `integrated_test.docker.wheelhouse` to a folder holding it)")
+
+
+def _network():
+    from dynalab.isolation.sandbox import network_isolation
+
+    isolation = network_isolation()
+    if isolation:
+        return f"{isolation.description} works"
+    found = [tool for tool in ("unshare", "bwrap") if shutil.which(tool)]
+    return (f"none usable ({', '.join(found) or 'no unshare, no bwrap'} found but cannot make a network namespace): "
+            "the sandbox runs without cutting the network")
+
+
+def _docker(config, problem):
+    from dynalab.isolation import docker_image
+    from dynalab.isolation.docker_backend import docker_client
+
+    try:
+        client = docker_client()
+    except DynalabError as error:
+        return f"not usable: {error}"
+    try:
+        version = client.version().get("Version", "?")
+        if problem:
+            return f"engine {version} reachable"
+        image = docker_image.base_image(config or {})
+        try:
+            client.images.get(image)
+            return f"engine {version} reachable; base image {image} is here"
+        except Exception:  # ImageNotFound, or an engine error: either way it cannot be used as is
+            return (f"engine {version} reachable; base image {image} is NOT here (no registry may be reachable): "
+                    "build or pull it, or set `integrated_test.docker.base_image` in "
+                    f"{settings.settings_path()} to a local image")
+    finally:
+        client.close()
