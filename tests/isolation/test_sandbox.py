@@ -1,6 +1,7 @@
 """The sandbox backend, for real: packaged model, cached venv layers, no network."""
 
 import http.server
+import re
 import threading
 
 import pytest
@@ -86,6 +87,11 @@ def test_declared_requirements_are_installed_and_a_handler_edit_reuses_the_layer
     case = model("declared-requirement")
     assert case.integrated_test("sandbox").passed
     assert any("dependency environment" in line for line in case.output)
+    # The fresh base layer took torch from this machine's wheel file, then only its dependencies.
+    log = case.log_path.read_text()
+    assert re.search(r"install --no-index --no-deps .*torch==", log)
+    assert re.search(r"Processing /\S+/torch-\S+\.whl", log)
+    assert "Requirement already satisfied: torch==" in log
 
     with open(case.root / "handler.py", "a") as handler:
         handler.write("# an edit of the handler only\n")
