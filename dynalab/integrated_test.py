@@ -55,7 +55,9 @@ def run_integrated_test(project_root, name, config, backend, archive_info, log_p
         total = done[-1].get("total", 0) if done else 0
         if outcome.passed:
             log.write(f"\nPASSED in {duration:.1f}s\n")
-            out(f"Integrated test passed on the {backend} backend: {total} of {total} datapoints ({duration:.1f}s; log {log_path})")
+            unisolated = "" if outcome.isolated else " WITHOUT network isolation"
+            out(f"Integrated test passed on the {backend} backend{unisolated}: {total} of {total} datapoints "
+                f"({duration:.1f}s; log {log_path})")
             return IntegratedResult(backend, duration, log_path, total, outcome.isolated, outcome.notes)
 
         diagnosis = diagnose(outcome, project_root, config)

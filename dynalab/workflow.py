@@ -159,10 +159,12 @@ def integrated_test(c, name=None, backend=None, force=False):
       help={"name": NAME_HELP, "force": "Upload even if this exact package was uploaded before (uses quota).",
             "backend": "Integrated test backend, if it has to run: sandbox or docker.",
             "api-url": "Evaluation server (default: $DYNALAB_API_URL, the config's api_url, the login's server).",
-            "no-progress": "No progress bar (there is none without a terminal anyway)."})
-def upload(c, name=None, force=False, backend=None, api_url=None, no_progress=False):
+            "no-progress": "No progress bar (there is none without a terminal anyway).",
+            "allow-unisolated": "Upload even if the integrated test passed without network isolation."})
+def upload(c, name=None, force=False, backend=None, api_url=None, no_progress=False, allow_unisolated=False):
     """Send the tested package to the evaluation server (runs the tests first if needed)."""
-    steps.upload(Project(), name, api_url=api_url, backend=backend, force=force, progress=not no_progress)
+    steps.upload(Project(), name, api_url=api_url, backend=backend, force=force, progress=not no_progress,
+                 allow_unisolated=allow_unisolated)
 
 
 @task(klass=Step, short={"token": "t"},

@@ -6,7 +6,6 @@ import threading
 
 import pytest
 
-from dynalab.isolation import sandbox
 from isolation_support import snapshot
 
 
@@ -98,14 +97,6 @@ def test_declared_requirements_are_installed_and_a_handler_edit_reuses_the_layer
     case.output.clear()
     assert case.integrated_test("sandbox").passed
     assert not any("Building" in line for line in case.output), case.output
-
-
-def test_without_network_isolation_it_warns_and_runs_anyway(model, monkeypatch):
-    monkeypatch.setattr(sandbox, "network_isolation", lambda: None)
-    case = model("contract-nli")
-    result = case.integrated_test("sandbox")
-    assert result.passed and not result.isolated
-    assert any("cannot cut the sandbox's network" in line for line in case.output)
 
 
 def test_packages_installed_only_on_this_machine_are_not_visible(model):
