@@ -13,9 +13,9 @@ def test_every_config_field_is_in_the_config_reference():
         assert f"| `{field}` | {kind} | {default} | {description} |" in README, f"README lacks config field {field}"
 
 
-def test_every_exit_code_is_documented():
-    for code in EXIT_CODES:
-        assert f"\n| {code} | " in README, f"README lacks exit code {code}"
+def test_every_exit_code_is_documented_as_the_cli_help_lists_it():
+    for code, meaning in EXIT_CODES.items():
+        assert f"\n| {code} | {meaning} |" in README, f"README lacks exit code {code} as {meaning!r}"
 
 
 def test_ci_runs_the_readme_test_command():
