@@ -3,11 +3,20 @@
 Each task parses its flags and calls a plain function in ``dynalab.steps``
 (or ``dynalab.init_model`` / ``dynalab.client``); the functions hold the
 logic and can be called from Python too. To drive the steps with plain
-``invoke`` from your own project, import this collection in your tasks.py:
+``invoke`` from your own project, add your tasks to this collection in your
+tasks.py (as tests/projects/own-tasks-py does, and the README shows):
 
-    from dynalab.workflow import namespace as dynalab_tasks
-    from invoke import Collection
-    ns = Collection(dynalab_tasks)           # then: invoke test --local -n my-model
+    from invoke import task
+
+    from dynalab.workflow import namespace  # invoke looks for `namespace`: Dynalab's steps
+
+
+    @task
+    def hello(c):  # plus tasks of your own
+        print("hello from the project's own task")
+
+
+    namespace.add_task(hello)  # then: invoke local-test -n my-model hello
 
 Tasks can be chained in one call: ``dynalab-cli test --local -n m upload -n m``.
 """
