@@ -1,11 +1,13 @@
 """The integrated test: the packaged model, served and probed in an isolated environment.
 
-The archive built by ``dynalab.packaging`` is unpacked where only its files
-exist, with only the declared dependencies and no network (see
-``dynalab.isolation``). The model server and the probe run side by side inside
-that boundary; the probe sends every mock datapoint over HTTP and checks each
-response as the local test does. The whole output goes to the log file; a
-failure is reported as one cause with its fix.
+The archive built by ``dynalab.packaging`` is unpacked into a fresh folder,
+the model's ROOTPATH, with only the declared dependencies and no network (see
+``dynalab.isolation``; a docker container holds nothing else of this machine,
+while the sandbox still lets absolute paths reach this machine's files). The
+model server and the probe run side by side inside that boundary; the probe
+sends every mock datapoint over HTTP and checks each response as the local
+test does. The whole output goes to the log file; a failure is reported as one
+cause with its fix.
 """
 
 import time
