@@ -90,24 +90,23 @@ def _login():
 
 
 def _torch(config, problem):
-    from dynalab.isolation import docker_image
+    from dynalab.errors import IntegratedTestFailed
     from dynalab.isolation.environment import installed_version
+    from dynalab.isolation.wheels import torch_wheels
 
     version = installed_version("torch")
     if not version:
         return "not installed here: the integrated test's environments get no torch"
-    folder = None if problem else settings.resolve("wheelhouse", config).value
-    if folder:
-        wheels = sorted(Path(folder).expanduser().glob(f"torch-{version.split('+')[0]}*.whl"))
-        where = f"wheelhouse {folder}"
-    else:
-        wheels = docker_image.torch_wheels(version)
-        where = "pip's find-links"
+    if problem:  # the settings file is unusable, so is the wheelhouse it may name
+        return f"{version} installed; its wheel is not looked for until the settings file is fixed"
+    try:
+        wheels = torch_wheels(config, version)
+    except IntegratedTestFailed as error:
+        return f"{version} installed; {error}"
     usable = [wheel for wheel in wheels if zipfile.is_zipfile(wheel)]
     if usable:
-        return f"{version} installed; wheel {usable[0]} (from {where})"
-    return (f"{version} installed; no usable torch {version} wheel in {where}: the docker build would download "
-            "torch (set `integrated_test.docker.wheelhouse` to a folder holding it)")
+        return f"{version} installed; wheel {usable[0]}"
+    return f"{version} installed; the torch wheels found are not readable wheels: {', '.join(map(str, wheels))}"
 
 
 def _network():

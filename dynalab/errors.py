@@ -91,14 +91,16 @@ class Interrupted(DynalabError):
 
 
 EXIT_CODES = {
-    0: "success (or skipped: nothing changed since the last pass)",
-    1: "internal error (a bug in Dynalab: please report it with --debug output)",
-    UsageError.exit_code: "usage or config error",
-    LocalTestFailed.exit_code: "local test failed",
-    IntegratedTestFailed.exit_code: "integrated test failed",
+    0: "success, or skipped because nothing changed since the last pass",
+    1: "internal error (a bug in Dynalab: rerun with --debug and report it)",
+    UsageError.exit_code: "usage or config error (bad flag, unknown model, invalid config or path)",
+    LocalTestFailed.exit_code: "local test failed (also when test or upload ran it first)",
+    IntegratedTestFailed.exit_code: "integrated test failed (also when upload ran it first), or upload refused "
+    "a package that passed it without network isolation (--allow-unisolated)",
     AuthError.exit_code: "authentication failed (log in again)",
     Throttled.exit_code: "upload quota reached (throttled)",
-    UploadError.exit_code: "upload failed",
+    UploadError.exit_code: "upload refused by the server (archive too large or invalid, task unknown there) "
+    "or stored with a different sha256",
     ServerError.exit_code: "evaluation server unreachable or failing",
-    130: "interrupted (Ctrl-C)",
+    Interrupted.exit_code: "interrupted (Ctrl-C, or end of input at a prompt)",
 }

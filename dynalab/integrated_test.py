@@ -1,11 +1,13 @@
 """The integrated test: the packaged model, served and probed in an isolated environment.
 
-The archive built by ``dynalab.packaging`` is unpacked where only its files
-exist, with only the declared dependencies and no network (see
-``dynalab.isolation``). The model server and the probe run side by side inside
-that boundary; the probe sends every mock datapoint over HTTP and checks each
-response as the local test does. The whole output goes to the log file; a
-failure is reported as one cause with its fix.
+The archive built by ``dynalab.packaging`` is unpacked into a fresh folder,
+the model's ROOTPATH, with only the declared dependencies and no network (see
+``dynalab.isolation``; a docker container holds nothing else of this machine,
+while the sandbox still lets absolute paths reach this machine's files). The
+model server and the probe run side by side inside that boundary; the probe
+sends every mock datapoint over HTTP and checks each response as the local
+test does. The whole output goes to the log file; a failure is reported as one
+cause with its fix.
 """
 
 import time
@@ -55,7 +57,9 @@ def run_integrated_test(project_root, name, config, backend, archive_info, log_p
         total = done[-1].get("total", 0) if done else 0
         if outcome.passed:
             log.write(f"\nPASSED in {duration:.1f}s\n")
-            out(f"Integrated test passed on the {backend} backend: {total} of {total} datapoints ({duration:.1f}s; log {log_path})")
+            unisolated = "" if outcome.isolated else " WITHOUT network isolation"
+            out(f"Integrated test passed on the {backend} backend{unisolated}: {total} of {total} datapoints "
+                f"({duration:.1f}s; log {log_path})")
             return IntegratedResult(backend, duration, log_path, total, outcome.isolated, outcome.notes)
 
         diagnosis = diagnose(outcome, project_root, config, name)

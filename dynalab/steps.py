@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import dynalab
 from dynalab.config import load_config
 from dynalab.config_schema import BACKENDS
-from dynalab.errors import ConfigError, UsageError
+from dynalab.errors import ConfigError, IntegratedTestFailed, UsageError
 from dynalab.fingerprint import HashCache, fingerprint
 from dynalab.settings import resolve as resolve_setting
 from dynalab.state import State
@@ -132,20 +132,22 @@ def _integrated_test(model, backend, force, out):
         "wheelhouse": resolve_setting("wheelhouse", model.config).value,
     })
     record = model.state.passed(INTEGRATED_TEST, key)
-    if record and not force:
+    if record and "isolated" in record and not force:  # a pass recorded without `isolated` (older Dynalab): rerun
+        unisolated = "" if record["isolated"] else " WITHOUT network isolation"
         _say_once(
             out,
-            f"Integrated test skipped: package {archive.sha256[:12]} passed on {backend} "
+            f"Integrated test skipped: package {archive.sha256[:12]} passed on {backend}{unisolated} "
             f"at {record['finished_at']} (--force reruns it)",
         )
         return archive
     from dynalab.integrated_test import run_integrated_test
 
     out(f"Integrated test of model {model.name!r} on the {backend} backend")
-    with model.state.running(INTEGRATED_TEST, key, archive_sha256=archive.sha256, backend=backend):
-        run_integrated_test(
+    with model.state.running(INTEGRATED_TEST, key, archive_sha256=archive.sha256, backend=backend) as extra:
+        result = run_integrated_test(
             project.root, model.name, model.config, backend, archive, model.log_path(INTEGRATED_TEST), out=out
         )
+        extra["isolated"] = result.isolated
     return archive
 
 
@@ -170,8 +172,12 @@ def _say_once(out, line):
         out(line)
 
 
-def upload(project, name, api_url=None, backend=None, force=False, progress=True, out=print):
-    """Upload the package once it passed the integrated test; returns the receipt record."""
+def upload(project, name, api_url=None, backend=None, force=False, progress=True, allow_unisolated=False, out=print):
+    """Upload the package once it passed the integrated test; returns the receipt record.
+
+    A pass made without network isolation (``isolated: false`` in the step's
+    record) is refused unless ``allow_unisolated``: its network use was never checked.
+    """
     from dynalab.client import api, auth
     from dynalab.client.upload import upload as send, was_uploaded
 
@@ -181,6 +187,13 @@ def upload(project, name, api_url=None, backend=None, force=False, progress=True
     credential = auth.resolve_token_for(server)
     url = server.url
     archive = _integrated_test(model, backend, False, out)
+    tested = model.state.steps[INTEGRATED_TEST]
+    if not tested["isolated"] and not allow_unisolated:
+        raise IntegratedTestFailed(
+            f"package {archive.sha256[:12]} passed the integrated test on {tested['backend']} without network "
+            "isolation (this system could not cut the sandbox's network), so its network use was never checked",
+            hint="run the integrated test with --backend docker, or pass --allow-unisolated",
+        )
     earlier = was_uploaded([r for r in model.state.uploads if r.get("api_url") == url], archive.sha256)
     if earlier and not force:
         out(

@@ -3,11 +3,20 @@
 Each task parses its flags and calls a plain function in ``dynalab.steps``
 (or ``dynalab.init_model`` / ``dynalab.client``); the functions hold the
 logic and can be called from Python too. To drive the steps with plain
-``invoke`` from your own project, import this collection in your tasks.py:
+``invoke`` from your own project, add your tasks to this collection in your
+tasks.py (as tests/projects/own-tasks-py does, and the README shows):
 
-    from dynalab.workflow import namespace as dynalab_tasks
-    from invoke import Collection
-    ns = Collection(dynalab_tasks)           # then: invoke test --local -n my-model
+    from invoke import task
+
+    from dynalab.workflow import namespace  # invoke looks for `namespace`: Dynalab's steps
+
+
+    @task
+    def hello(c):  # plus tasks of your own
+        print("hello from the project's own task")
+
+
+    namespace.add_task(hello)  # then: invoke local-test -n my-model hello
 
 Tasks can be chained in one call: ``dynalab-cli test --local -n m upload -n m``.
 """
@@ -159,10 +168,12 @@ def integrated_test(c, name=None, backend=None, force=False):
       help={"name": NAME_HELP, "force": "Upload even if this exact package was uploaded before (uses quota).",
             "backend": "Integrated test backend, if it has to run: sandbox or docker.",
             "api-url": "Evaluation server (default: $DYNALAB_API_URL, the config's api_url, your settings', the login's server).",
-            "no-progress": "No progress bar (there is none without a terminal anyway)."})
-def upload(c, name=None, force=False, backend=None, api_url=None, no_progress=False):
+            "no-progress": "No progress bar (there is none without a terminal anyway).",
+            "allow-unisolated": "Upload even if the integrated test passed without network isolation."})
+def upload(c, name=None, force=False, backend=None, api_url=None, no_progress=False, allow_unisolated=False):
     """Send the tested package to the evaluation server (runs the tests first if needed)."""
-    steps.upload(Project(), name, api_url=api_url, backend=backend, force=force, progress=not no_progress)
+    steps.upload(Project(), name, api_url=api_url, backend=backend, force=force, progress=not no_progress,
+                 allow_unisolated=allow_unisolated)
 
 
 @task(klass=Step, short={"token": "t"},

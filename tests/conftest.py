@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from prerequisites import missing
+
 REPO = Path(__file__).resolve().parent.parent
 PROJECTS = Path(__file__).resolve().parent / "projects"
 EXAMPLE = REPO / "examples" / "nli-bow"
@@ -15,6 +17,16 @@ EXAMPLE = REPO / "examples" / "nli-bow"
 # Every process a test starts runs the checkout under test, whichever copy of
 # Dynalab is installed in the environment.
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in [str(REPO), os.environ.get("PYTHONPATH", "")] if p)
+
+
+@pytest.fixture(scope="session")
+def torch():
+    """The torch module: a test that needs it is skipped without it, except in CI, where it fails."""
+    try:
+        import torch
+    except ImportError as error:
+        missing(f"torch cannot be imported ({error}); run .ci/setup")
+    return torch
 
 
 @pytest.fixture

@@ -2,13 +2,12 @@
 
 The context holds the unpacked package (``code/``; the model dir is laid out
 from it inside the image, so big checkpoints are not sent twice), Dynalab's runtime, the declared requirements, a
-wheelhouse (the machine's torch wheel, so no multi-GB download) and, when pip
+wheelhouse (the machine's torch wheel, see ``wheels.torch_wheels``: torch is
+never resolved from the index, where it is a multi-GB CUDA build) and, when pip
 on this machine trusts an extra certificate authority (a TLS-inspecting
 proxy), that certificate, so pip inside the build can reach the index too.
 """
 
-import configparser
-import glob
 import hashlib
 import importlib.resources
 import json
@@ -20,12 +19,14 @@ from pathlib import Path
 from dynalab import settings
 from dynalab.errors import IntegratedTestFailed
 from dynalab.isolation import workspace
-from dynalab.isolation.environment import installed_version, wheelhouse
+from dynalab.isolation.environment import installed_version
+from dynalab.isolation.wheels import pip_settings, torch_install, torch_wheels, wheelhouse
 
 DEFAULT_BASE_IMAGE = settings.SETTINGS["base_image"].default
 ROOTPATH = "/home/model-server/code"
 MODEL_DIR = "/home/model-server/model"
 SPEC = "/opt/dynalab/spec.json"
+WHEELHOUSE = "/opt/wheelhouse"  # where the Dockerfile copies the context's wheelhouse/
 LABEL = "org.dynalab.model"
 PREPARE = (
     "import json, sys; from dynalab.runtime.model_dir import prepare_model_dir; "
@@ -57,7 +58,7 @@ def assemble_context(context, archive_path, name, config):
     torch_version = installed_version("torch")
     _fill_wheelhouse(context / "wheelhouse", config, torch_version)
     (context / "deps").mkdir()
-    find_links = "--find-links /opt/wheelhouse"
+    find_links = f"--find-links {WHEELHOUSE}"
     install_requirements = "true  # no requirements.txt declared"
     if config["requirements"]:
         if not (code / "requirements.txt").is_file():
@@ -78,7 +79,8 @@ def assemble_context(context, archive_path, name, config):
     dockerfile = string.Template(template).substitute(
         base_image=base_image(config),
         pip_certificate=pip_certificate,
-        install_torch=f"pip install {find_links} torch=={torch_version}" if torch_version else "true  # no torch on this machine",
+        install_torch=" && ".join(" ".join(["pip", *args]) for args in torch_install(torch_version, [WHEELHOUSE]))
+        if torch_version else "true  # no torch on this machine",
         install_requirements=install_requirements,
         install_setup=f"pip install {find_links} -e {ROOTPATH}" if config["setup"] else "true  # no setup.py declared",
         prepare_model_dir=json.dumps(["/opt/venv/bin/python", "-c", PREPARE, json.dumps(
@@ -165,51 +167,23 @@ def _build_hint(step):
 
 
 def _fill_wheelhouse(target, config, torch_version):
-    """The wheelhouse (``environment.wheelhouse``: DYNALAB_WHEELHOUSE overrides the config's
-    ``integrated_test.docker.wheelhouse``), or else this machine's torch wheel found in pip's find-links."""
+    """The wheelhouse's wheels (``wheels.wheelhouse``), or else this machine's torch wheel found in pip's find-links.
+
+    Fails, naming what to set, when neither holds a torch wheel of this machine's version.
+    """
     target.mkdir()
     folder = wheelhouse(config)
-    if folder:
-        if not folder.is_dir():
-            raise IntegratedTestFailed(
-                f"the wheelhouse {folder} is not a folder",
-                hint="set DYNALAB_WHEELHOUSE or `integrated_test.docker.wheelhouse` to a folder of .whl files",
-            )
-        wheels = sorted(folder.glob("*.whl")) + sorted(folder.glob("*.tar.gz"))
-    else:
-        wheels = torch_wheels(torch_version) if torch_version else []
+    torch_files = torch_wheels(config, torch_version) if torch_version else []
+    wheels = sorted(folder.glob("*.whl")) + sorted(folder.glob("*.tar.gz")) if folder else torch_files
     for wheel in wheels:
         _link_or_copy(wheel, target / wheel.name)
 
 
-def torch_wheels(version):
-    """Wheels of torch ``version`` in the folders pip is told to find links in."""
-    names = {f"torch-{version}-*.whl", f"torch-{version.replace('+', '%2B')}-*.whl"}
-    found = []
-    for folder in _pip_settings("find-links", env="PIP_FIND_LINKS"):
-        for pattern in names:
-            found.extend(Path(path) for path in glob.glob(os.path.join(folder, pattern)))
-    return sorted(set(found))
-
-
 def _pip_certificate():
-    for value in _pip_settings("cert", env="PIP_CERT"):
+    for value in pip_settings("cert", env="PIP_CERT"):
         if os.path.isfile(value):
             return value
     return None
-
-
-def _pip_settings(key, env):
-    """Values of a pip setting from the environment and pip's config files (first wins)."""
-    values = os.environ.get(env, "").split()
-    files = ["/etc/pip.conf", "/etc/xdg/pip/pip.conf", os.path.expanduser("~/.pip/pip.conf"),
-             os.path.expanduser("~/.config/pip/pip.conf"), os.environ.get("PIP_CONFIG_FILE", "")]
-    parser = configparser.ConfigParser()
-    parser.read([path for path in files if path and os.path.isfile(path)])
-    for section in ("install", "global"):
-        if parser.has_option(section, key):
-            values.extend(parser.get(section, key).split())
-    return [value[len("file://"):] if value.startswith("file://") else value for value in values]
 
 
 def _link_or_copy(source, target):

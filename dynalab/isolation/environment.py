@@ -1,8 +1,9 @@
 """The sandbox's Python environment: two cached virtual environments, layered.
 
 - The base layer holds what the deployment image preinstalls: torch, the same
-  version as on this machine, installed with pip from the machine's wheels
-  and cache (plus the wheelhouse, see ``wheelhouse``). Keyed by the Python and torch versions.
+  version as on this machine, installed from its wheel file (see
+  ``wheels.torch_wheels``: never from the package index). Keyed by the Python
+  and torch versions.
 - The dependency layer holds what the project declares (requirements.txt,
   setup.py). It sees the base layer through a ``.pth`` file, so ``torch`` in
   requirements.txt is already satisfied. Keyed by the declared files' content,
@@ -26,6 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from dynalab.errors import IntegratedTestFailed
+from dynalab.isolation.wheels import WHEELHOUSE_ENV, torch_install, torch_wheels, wheelhouse, wheelhouse_args
 
 COMPLETE = ".dynalab-complete"
 UNUSED_DAYS = 30
@@ -52,24 +54,6 @@ def installed_version(distribution):
         return None
 
 
-def wheelhouse(config):
-    """The folder of wheels both backends install from, or None.
-
-    The environment variable DYNALAB_WHEELHOUSE, when set, overrides the
-    config's ``integrated_test.docker.wheelhouse``, which overrides the user's
-    settings (see ``dynalab.settings``).
-    """
-    from dynalab.settings import resolve
-
-    folder = resolve("wheelhouse", config).value
-    return Path(folder).expanduser() if folder else None
-
-
-def wheelhouse_args(folder):
-    """``--find-links`` for the wheelhouse ``folder`` (see ``wheelhouse``), when there is one."""
-    return ["--find-links", str(folder)] if folder else []
-
-
 class Environment:
     """A ready dependency layer (it sees the base layer through a ``.pth`` file): run its ``python``."""
 
@@ -89,15 +73,17 @@ def ensure_environment(root, config, log, out=print):
     base_dir = cache_dir() / "envs" / f"base-{base_key}"
     with _layer(base_dir) as build:
         if build:
+            torch_files = torch_wheels(config, torch_version) if torch_version else []  # fails before any pip runs
             what = f"torch {torch_version}" if torch_version else "no torch (none is installed here)"
             out(f"Building the sandbox's base environment with {what} (cached for later runs)...")
             _create_venv(base_dir, log)
-            if torch_version:
-                _pip(
-                    base_dir, ["install", f"torch=={torch_version}", *wheelhouse_args(wheels)], log, "installing torch",
-                    hint=f"set DYNALAB_WHEELHOUSE to a folder holding the torch {torch_version} wheel (pip's cache and "
-                    "find-links are used too)",
-                )
+            if torch_files:
+                folders = sorted({str(wheel.parent) for wheel in torch_files})
+                torch_only, dependencies = torch_install(torch_version, folders)
+                _pip(base_dir, torch_only, log, f"installing torch from {', '.join(folders)}",
+                     hint=f"put a torch {torch_version} wheel for Python {platform.python_version()} on this platform there")
+                _pip(base_dir, dependencies, log, "installing torch's dependencies",
+                     hint=f"put the wheels pip names in {WHEELHOUSE_ENV}'s folder, or let pip reach its index")
 
     declared = _declared_files(root, config)
     digest = hashlib.sha256(base_key.encode())

@@ -5,7 +5,10 @@ laid out next to it, and the launcher runs the server and the probe with the
 layered environment of ``environment.py``, inside a network namespace of its
 own (``unshare -n``, ``unshare -rn`` or ``bwrap --unshare-net``) where only a
 loopback interface exists. Where no namespace can be made (macOS, user
-namespaces disabled) the run goes on with a warning.
+namespaces disabled) the run goes on with a warning, its outcome marked not
+isolated (recorded as ``isolated: false``; ``upload`` refuses such a pass
+unless told otherwise). The file system is not confined: the model sees the
+package at ROOTPATH, but an absolute path still reaches this machine's files.
 """
 
 import functools

@@ -5,6 +5,7 @@ import os
 import pytest
 
 from isolation_support import NAME, Model
+from prerequisites import missing
 
 LOCAL_BASE_IMAGE = "local/debian-py:bookworm"  # built without a registry by .ci/docker-setup
 
@@ -32,10 +33,7 @@ def docker_engine():
         client = docker.from_env(timeout=120)
         client.ping()
     except Exception as error:
-        message = f"Docker is not reachable ({error}); run .ci/docker-setup"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        missing(f"Docker is not reachable ({error}); run .ci/docker-setup")
     yield client
     built = sorted((created, tag) for tag, created in _our_tags(client).items())
     for _, tag in built[:-1]:

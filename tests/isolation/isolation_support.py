@@ -21,6 +21,7 @@ CONFIGS = {
     "undeclared-import": {},
     "network-at-load": {"model_files": ["url.txt"]},
     "reads-excluded-file": {"exclude": ["data"]},
+    "reads-host-file": {"model_files": ["host_path.txt"]},
     "slow-load": {"integrated_test": {"startup_timeout": 3}},
     "memory-hog": {"integrated_test": {"docker": {"memory": "256m"}}},
     "declared-requirement": {"requirements": True},

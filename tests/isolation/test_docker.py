@@ -67,6 +67,16 @@ def test_reading_an_excluded_file_names_the_file(model, docker):
     assert "data/labels.json" in str(error) and "'data'" in str(error)
 
 
+def test_the_container_holds_none_of_this_machines_files(model, docker, tmp_path):
+    outside = tmp_path / "outside-the-project.txt"
+    outside.write_text("on this machine only\n")
+    case = model("reads-host-file")
+    (case.root / "host_path.txt").write_text(f"{outside}\n")
+    case.local_test()  # the file is there for the local test
+    error = case.integrated_failure("docker")
+    assert str(outside) in str(error) and "outside the package" in str(error)
+
+
 def test_over_the_memory_limit_names_the_limit(model, docker):
     error = model("memory-hog").integrated_failure("docker")
     assert "out of memory" in str(error) and "256m" in str(error)

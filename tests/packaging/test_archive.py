@@ -1,10 +1,9 @@
-"""The submission archive: content, determinism, speed on weights, reuse, symlinks."""
+"""The submission archive: content, determinism, big weights, reuse, symlinks."""
 
 import gzip
 import os
 import subprocess
 import tarfile
-import time
 
 import pytest
 
@@ -133,15 +132,16 @@ def test_nothing_is_written_outside_dynalab(project):
     assert not [p for p in info.path.parent.iterdir() if p.name.endswith(".partial")]
 
 
-def test_packaging_weights_is_much_faster_than_tar_czf(tmp_path):
+def test_big_weights_are_stored_whole_and_gnu_tar_unpacks_them(tmp_path):
+    # How fast this is, against `tar -czf`, is measured by benchmarks/bench_integrated.py.
     root = tmp_path / "weights-project"
     root.mkdir()
     (root / "handler.py").write_text("")
-    (root / "model.pt").write_bytes(os.urandom(64 << 20))
-    started = time.perf_counter()
-    subprocess.run(["tar", "-czf", str(tmp_path / "tar.tar.gz"), "-C", str(root), "."], check=True)
-    tar_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    build_archive(root, NAME, {"task": "nli", "exclude": []}, tmp_path / "ours.tar.gz")
-    ours = time.perf_counter() - started
-    assert ours * 3 < tar_seconds, f"ours {ours:.2f}s vs tar -czf {tar_seconds:.2f}s"
+    weights = os.urandom(64 << 20)  # above the size where a file gets a gzip member of its own
+    (root / "model.pt").write_bytes(weights)
+    info = build_archive(root, NAME, {"task": "nli", "exclude": []}, tmp_path / "ours.tar.gz")
+    assert len(weights) < info.size < len(weights) + (1 << 20)
+    target = tmp_path / "unpacked"
+    target.mkdir()
+    subprocess.run(["tar", "-xzf", str(info.path), "-C", str(target)], check=True)
+    assert (target / "model.pt").read_bytes() == weights

@@ -114,8 +114,7 @@ def test_a_non_batched_handler_in_batched_mode_fails(runtime_spec):
     assert result.events[-1]["failed"] == 3
 
 
-def test_a_real_torch_model_loads_and_answers(runtime_spec):
-    torch = pytest.importorskip("torch")
+def test_a_real_torch_model_loads_and_answers(runtime_spec, torch):
     torch.manual_seed(0)
     spec = runtime_spec(
         "torch_nli", checkpoint="model.pt",

@@ -8,8 +8,7 @@ creates. Without a reachable database the test is skipped, except in CI
 import os
 import uuid
 
-import pytest
-
+from prerequisites import missing
 from server_support import MODEL, Api, model_archive
 
 from dynalab.server.process import ServerProcess
@@ -28,9 +27,7 @@ def _reachable(url):
 
 
 if not _reachable(URL):
-    if os.environ.get("CI"):
-        raise RuntimeError(f"CI needs PostgreSQL at {URL}: run .ci/postgres-setup")
-    pytestmark = pytest.mark.skip(reason=f"no PostgreSQL at {URL} (run .ci/postgres-setup)")
+    missing(f"no PostgreSQL at {URL} (run .ci/postgres-setup)", module=True)
 
 
 def test_uploads_and_the_quota_live_in_postgresql_across_a_restart(tmp_path):

@@ -1,12 +1,11 @@
-# A researcher's own invoke tasks: Dynalab's steps, plus one of their own.
 from invoke import task
 
-from dynalab.workflow import namespace
+from dynalab.workflow import namespace  # invoke looks for `namespace`: Dynalab's steps
 
 
 @task
-def hello(c):
+def hello(c):  # plus tasks of your own
     print("hello from the project's own task")
 
 
-namespace.add_task(hello)
+namespace.add_task(hello)  # then: invoke local-test -n my-model hello
