@@ -10,7 +10,7 @@ import yaml
 from dynalab import settings
 from dynalab.config import load_config
 from dynalab.isolation import docker_image
-from dynalab.isolation.environment import wheelhouse
+from dynalab.isolation.wheels import wheelhouse
 from dynalab.project import Project
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -56,24 +56,26 @@ def test_each_setting_comes_from_the_variable_then_the_model_config_then_the_set
     def config():
         return load_config(Project(project), "m")
 
+    for folder in ("settings", "config", "variable"):
+        (tmp_path / folder).mkdir()
     assert docker_image.base_image(config()) == "python:3.11-slim"
     assert wheelhouse(config()) is None
-    write_settings(home, "integrated_test:\n  docker:\n    base_image: from/settings\n    wheelhouse: /settings/wheels\n")
+    write_settings(home, f"integrated_test:\n  docker:\n    base_image: from/settings\n    wheelhouse: {tmp_path}/settings\n")
     assert docker_image.base_image(config()) == "from/settings"
-    assert wheelhouse(config()) == Path("/settings/wheels")
+    assert wheelhouse(config()) == tmp_path / "settings"
 
     def in_config(value):
         def change(config):
-            config["integrated_test"]["docker"].update(base_image=value, wheelhouse=value and "/config/wheels")
+            config["integrated_test"]["docker"].update(base_image=value, wheelhouse=value and f"{tmp_path}/config")
         return change
 
     edit_config(project, in_config("from/config"))
     assert docker_image.base_image(config()) == "from/config"
-    assert wheelhouse(config()) == Path("/config/wheels")
+    assert wheelhouse(config()) == tmp_path / "config"
     monkeypatch.setenv("DYNALAB_DOCKER_BASE_IMAGE", "from/variable")
-    monkeypatch.setenv("DYNALAB_WHEELHOUSE", "/variable/wheels")
+    monkeypatch.setenv("DYNALAB_WHEELHOUSE", str(tmp_path / "variable"))
     assert docker_image.base_image(config()) == "from/variable"
-    assert wheelhouse(config()) == Path("/variable/wheels")
+    assert wheelhouse(config()) == tmp_path / "variable"
     assert settings.resolve("base_image", config(), ".dynalab/m/config.yaml").source == "DYNALAB_DOCKER_BASE_IMAGE"
 
 
