@@ -1,6 +1,7 @@
 """Helpers for the server's tests: archives (good and hostile) and a small API client."""
 
 import io
+import re
 import tarfile
 
 import requests
@@ -17,10 +18,14 @@ def member(name, data=b"", kind=tarfile.REGTYPE, linkname=""):
     return info, data
 
 
-def config(name=MODEL, task="nli", legacy=False):
+def config(name=MODEL, task="nli", legacy=False, prefix=""):
+    """The model's config, valid as ``dynalab-cli`` writes it (or as the original tool did)."""
     if legacy:
-        return member(f".dynalab/{name}/setup_config.json", f'{{"task": "{task}"}}'.encode())
-    return member(f".dynalab/{name}/config.yaml", f"task: {task}\nhandler: handler.py\n".encode())
+        return member(f"{prefix}.dynalab/{name}/setup_config.json",
+                      f'{{"task": "{task}", "checkpoint": "model.pt", "handler": "handler.py",'
+                      f' "model_files": [], "requirements": false, "setup": false}}'.encode())
+    return member(f"{prefix}.dynalab/{name}/config.yaml",
+                  f"task: {task}\ncheckpoint: model.pt\nhandler: handler.py\n".encode())
 
 
 def tar_gz(*members):
@@ -70,3 +75,39 @@ class Api:
 
     def models(self, bearer):
         return self.get("/models", headers={"Authorization": f"Bearer {bearer}"})
+
+
+class Browser:
+    """A person on the /generate_api_token pages: keeps cookies, sends each form's CSRF token."""
+
+    CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
+
+    def __init__(self, url, headers=None):
+        self.url = url
+        self.http = requests.Session()
+        self.http.trust_env = False
+        self.http.headers.update(headers or {})
+        self.page = None
+
+    @property
+    def csrf(self):
+        return self.CSRF.search(self.page.text).group(1)
+
+    def open(self):
+        self.page = self.http.get(self.url + "/generate_api_token", timeout=30)
+        return self.page
+
+    def submit(self, action, csrf=None, **fields):
+        """Post the page's form for ``action``, with the CSRF token the page holds (or ``csrf``)."""
+        data = {"csrf_token": self.csrf if csrf is None else csrf, "action": action, **fields}
+        self.page = self.http.post(self.url + "/generate_api_token", data=data, timeout=30)
+        return self.page
+
+    def sign_in(self, email, password):
+        self.open()
+        return self.submit("sign_in", email=email, password=password)
+
+    def token(self):
+        """The token the page shows, or None."""
+        match = re.search(r'<code class="token" id="token">([^<]+)</code>', self.page.text)
+        return match.group(1) if match else None

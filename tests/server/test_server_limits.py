@@ -55,7 +55,7 @@ def test_an_interrupted_upload_leaves_no_file_and_no_record(running_server):
             f"POST /models/upload/s3 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
             f"Authorization: Bearer {bearer}\r\nContent-Length: {len(head) + 10_000_000}\r\n"
             f"Content-Type: multipart/form-data; boundary={boundary}\r\n\r\n".encode())
-        connection.sendall(head + b"\x1f\x8b" + os.urandom(1_000_000))
+        connection.sendall(head + model_archive(MODEL, "nli", os.urandom(3_000_000))[:2_000_000])
         # The upload is streamed to disk as it arrives ...
         assert wait_for(lambda: any(p.stat().st_size > 0 for p in upload_files(running_server)))
     # ... and removed when the client goes away.

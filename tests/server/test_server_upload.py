@@ -50,7 +50,7 @@ def test_the_same_content_twice_is_stored_once(user, shared_server):
 
 
 @pytest.mark.parametrize("archive", [
-    pytest.param(tar_gz(member(f"project/.dynalab/{MODEL}/config.yaml", b"task: nli\n")), id="under-one-folder"),
+    pytest.param(tar_gz(config(prefix="project/")), id="under-one-folder"),
     pytest.param(tar_gz(config(legacy=True), member("handler.py", b"")), id="legacy-setup-config"),
     pytest.param(tar_gz(config(), member("weights", b"w"), member("link", kind=tarfile.SYMTYPE, linkname="weights"),
                         member("sub/same", kind=tarfile.LNKTYPE, linkname="weights")), id="links-inside"),
