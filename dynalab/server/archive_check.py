@@ -142,7 +142,7 @@ class _CpuBudget:
             raise ArchiveRejected(str(error)) from None
         if kind is None and check.cpu_seconds > check.max_cpu_seconds:
             raise ArchiveRejected(
-                f"checking the archive took more than {check.max_cpu_seconds:.0f} s of CPU time "
+                f"checking the archive took more than {check.max_cpu_seconds:g} s of CPU time "
                 "(too many members or links?)")
         return False
 

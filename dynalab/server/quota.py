@@ -26,7 +26,7 @@ class QuotaExceeded(Exception):
             message = (
                 f"upload limit reached for task {task_code!r}: at most {quota.threshold} uploads "
                 f"per {quota.hr_diff} hours; the next slot opens at {iso(next_slot)} "
-                f"(in {human_duration(self.retry_after)})"
+                f"(in {human_duration(int((next_slot - now).total_seconds()))})"
             )
         super().__init__(message)
 
