@@ -3,10 +3,13 @@
 The request body goes straight from the socket to the file sink the caller
 opens (in the server, a temporary file in the data dir and the archive check):
 never whole in memory, never in the system's temporary folder. File bytes are
-handed over in batches of about 1 MiB, in a worker thread, so that hashing,
-checking and writing them keep the event loop free. (Starlette's own form
+handed over in batches of about 1 MiB to a worker thread, so that hashing,
+checking and writing them keep the event loop free, and one batch is written
+while the next arrives. (Starlette's own form
 parser would first spool the whole file elsewhere, without a limit.)
 """
+
+import asyncio
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -48,6 +51,7 @@ class UploadForm:
         self._header_name = b""
         self._header_value = b""
         self._batch = bytearray()  # file bytes not yet handed to the sink
+        self._writer = None  # the batch being written, an asyncio future
         self._disposition = b""
         self._field = None  # name of the text field being received
         self._value = bytearray()
@@ -67,6 +71,14 @@ class UploadForm:
     async def receive(self, chunks):
         """Feed the body from the async iterator ``chunks``; the caller discards ``file`` on error."""
         try:
+            await self._receive(chunks)
+        finally:
+            # Never leave a batch being written behind: the caller is about to close the file.
+            await self._wait_for_writer(raise_errors=False)
+        return self
+
+    async def _receive(self, chunks):
+        try:
             async for chunk in chunks:
                 self._parser.write(chunk)
                 if self._fields_before_file is not None:
@@ -83,12 +95,27 @@ class UploadForm:
         if self.file is None:
             raise FormRejected("the form has no file field `tarball`")
         await self._hand_over()
-        return self
+        await self._wait_for_writer()
 
     async def _hand_over(self):
+        """Start writing the batch in a worker thread, once the previous batch is written.
+
+        One batch is written while the next one is received: at most two in memory.
+        """
+        await self._wait_for_writer()
         if self._batch:
             batch, self._batch = self._batch, bytearray()
-            await run_in_threadpool(self.file.write, batch)
+            self._writer = asyncio.ensure_future(run_in_threadpool(self.file.write, batch))
+
+    async def _wait_for_writer(self, raise_errors=True):
+        writer, self._writer = self._writer, None
+        if writer is None:
+            return
+        try:
+            await asyncio.shield(writer)  # a cancelled request still waits for the thread to finish
+        except Exception:
+            if raise_errors:
+                raise
 
     # python-multipart callbacks, called from ``parser.write``.
     def _part_begin(self):
