@@ -5,7 +5,9 @@ issued only when asked for, with a confirmation, because it ends the old one
 everywhere it is used (other machines, CI jobs). Forms post to the same path
 with an ``action`` (``sign_in``, the default, ``new_token`` or ``sign_out``),
 carry the session's CSRF token (``web_session``), and are answered by a
-redirect when they succeed, so reloading a page never posts again.
+redirect when they succeed, so reloading a page never posts again; the page
+showing a new token (which cannot be redirected to) renews the CSRF token
+instead, so posting its form again is refused.
 
 Password guessing is slowed by a delay after each failure and stopped by
 ``sign_in_limits``; a wrong password, an unknown email and an account
@@ -71,7 +73,8 @@ async def act(request: Request):
                 "Tick the box to confirm: a new token ends the current one everywhere it is used."), 400)
         token = auth.rotate_api_token(db_session, user)
         db_session.commit()
-        return _html(pages.token_page(user.email, token))
+        # A fresh CSRF token: the form posted again (a reload) is refused, not a second new token.
+        return _html(pages.token_page(user.email, token), session=(request, sessions.signed_in(user)))
 
 
 async def _sign_in(request, form, session):

@@ -95,4 +95,9 @@ def test_a_body_announced_over_the_limit_is_refused_before_it_is_sent(start_serv
         status, body = read_answer(sock)
         assert status == 413 and "larger than the server's limit of 1000000 bytes" in body
         assert closed_by_peer(sock)
+    with connect(server) as sock:  # nor is the body of an upload without a valid bearer token
+        sock.sendall(f"POST /models/upload/s3 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer forged\r\n"
+                     f"Content-Length: {10 * 1024**3}\r\n\r\n".encode())
+        assert read_answer(sock)[0] == 401
+        assert closed_by_peer(sock)
     assert leftovers(server) == []

@@ -61,6 +61,11 @@ def test_a_new_token_is_issued_only_on_a_confirmed_request(shared_server):
     assert api.refresh(new).status_code == 200
     assert api.refresh(old).status_code == 401
     assert "previous one, which no longer works" in page.text
+    # Reloading the page posts the form again: refused, the new token stays.
+    again = browser.http.post(shared_server.url + "/generate_api_token", data=page.request.body,
+                              headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert again.status_code == 403
+    assert api.refresh(new).status_code == 200
 
 
 def test_forms_without_the_sessions_csrf_token_are_refused(shared_server):
