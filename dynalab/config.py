@@ -45,18 +45,25 @@ def read_yaml(path, fix="replace it with a YAML file"):
     """The mapping in the YAML file at ``path``; a ConfigError (with ``fix`` as the hint
     when it is not a readable file) otherwise."""
     try:
-        data = yaml.safe_load(read_text(path, fix))
+        text = read_text(path, fix)
     except UnicodeDecodeError as error:
         raise ConfigError(f"{path}: not UTF-8 text (byte {error.start})", hint="save the file as UTF-8")
+    return parse_yaml(text, path)
+
+
+def parse_yaml(text, source):
+    """The mapping of settings in the YAML ``text`` read from ``source``."""
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        where = f"{source}:{mark.line + 1}" if mark else str(source)
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         raise ConfigError(f"{where}: not valid YAML ({problem})", hint="fix the syntax, or re-create it with `dynalab-cli init`")
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of settings, found {type(data).__name__}")
+        raise ConfigError(f"{source}: expected a mapping of settings, found {type(data).__name__}")
     return data
 
 
@@ -68,6 +75,15 @@ def read_text(path, fix):
         raise ConfigError(f"{path}: is a folder, not a file", hint=fix) from None
     except OSError as error:
         raise ConfigError(f"cannot read {path}: {error.strerror or error}", hint=fix) from None
+
+
+def check_config_text(text, source, name, legacy=False):
+    """The config of model ``name`` in ``text`` (YAML, or the original tool's JSON when
+    ``legacy``), validated as the CLI does but without checking paths: what an
+    evaluation server can check of an uploaded archive."""
+    raw = parse_legacy_json(text, source, name) if legacy else parse_yaml(text, source)
+    # Not validate_config: the server's own user settings must not change what an upload means.
+    return validate_document(raw, FIELDS, source)
 
 
 def validate_config(project, raw, source, check_paths=True):
@@ -221,16 +237,25 @@ def migrate_legacy_config(project, name, check_paths=True):
     legacy = project.legacy_config_path(name)
     source = project.relative(legacy)
     try:
-        raw = json.loads(read_text(legacy, fix=f"move it out of the way, then re-create the config: dynalab-cli init -n {name}"))
+        text = read_text(legacy, fix=f"move it out of the way, then re-create the config: dynalab-cli init -n {name}")
+    except ValueError as error:  # not UTF-8
+        raise ConfigError(f"{source}: not valid JSON ({error})", hint=f"fix it, or re-create the config with `dynalab-cli init -n {name}`")
+    known = parse_legacy_json(text, source, name)
+    config = validate_config(project, known, source=source, check_paths=check_paths)
+    save_config(project, name, config)
+    return config
+
+
+def parse_legacy_json(text, source, name):
+    """The settings we still use from the original tool's ``setup_config.json`` text."""
+    try:
+        raw = json.loads(text)
     except ValueError as error:
         raise ConfigError(f"{source}: not valid JSON ({error})", hint=f"fix it, or re-create the config with `dynalab-cli init -n {name}`")
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a JSON object of settings")
     # The original stored a few fields we no longer need.
-    known = {key: value for key, value in raw.items() if key in FIELDS}
-    config = validate_config(project, known, source=source, check_paths=check_paths)
-    save_config(project, name, config)
-    return config
+    return {key: value for key, value in raw.items() if key in FIELDS}
 
 
 _MISSING = object()

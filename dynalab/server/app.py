@@ -7,9 +7,11 @@ from fastapi.responses import JSONResponse
 from dynalab import __version__
 from dynalab.server import routes_api, routes_models, routes_pages
 from dynalab.server.db import Database
+from dynalab.server.sign_in_limits import FailedSignIns
 from dynalab.server.storage import BlobStore
 from dynalab.server.task_catalog import TaskCatalog
 from dynalab.server.uploads import UploadIntake
+from dynalab.server.web_session import WebSessions
 
 
 def create_app(settings, db=None, catalog=None):
@@ -21,6 +23,8 @@ def create_app(settings, db=None, catalog=None):
     app.state.catalog = catalog or TaskCatalog(settings.tasks_dir)
     app.state.intake = UploadIntake(settings, app.state.db, app.state.catalog,
                                     BlobStore(settings.blobs_dir))
+    app.state.web_sessions = WebSessions.from_key_file(settings.session_key_file)
+    app.state.failed_sign_ins = FailedSignIns()
     for module in (routes_api, routes_models, routes_pages):
         app.include_router(module.router)
     app.add_exception_handler(RequestValidationError, _invalid_request)

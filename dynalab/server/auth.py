@@ -31,11 +31,15 @@ def hash_password(password):
     return f"pbkdf2_sha256${PBKDF2_ITERATIONS}${salt.hex()}${digest.hex()}"
 
 
+# Checked against when there is no password to check, so that an unknown email or an
+# account without password takes as long to refuse as a wrong password.
+_NO_PASSWORD = f"pbkdf2_sha256${PBKDF2_ITERATIONS}${'00' * 16}${'00' * 32}"
+
+
 def check_password(password, stored):
-    if not stored:
-        return False
+    """True if ``password`` matches the ``stored`` hash; just as slow when there is none."""
     try:
-        scheme, iterations, salt, expected = stored.split("$")
+        scheme, iterations, salt, expected = (stored or _NO_PASSWORD).split("$")
         iterations = int(iterations)
         salt = bytes.fromhex(salt)
     except ValueError:
@@ -43,7 +47,7 @@ def check_password(password, stored):
     if scheme != "pbkdf2_sha256":
         return False
     digest = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations)
-    return hmac.compare_digest(digest.hex(), expected)
+    return hmac.compare_digest(digest.hex(), expected) and bool(stored)
 
 
 def create_user(session, email, password=None):

@@ -16,8 +16,8 @@ from dynalab.errors import DynalabError, UsageError
 from dynalab.server import auth
 from dynalab.server.db import TaskQuota, Upload, User, iso, open_database
 from dynalab.server.settings import (
-    DEFAULT_HOST, DEFAULT_MAX_UNPACKED_BYTES, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_PORT,
-    DEFAULT_TOKEN_TTL, Settings,
+    DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_HOST, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_UNPACKED_BYTES, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_PORT, DEFAULT_TOKEN_TTL, Settings,
 )
 from dynalab.server.task_catalog import load_catalog
 
@@ -30,7 +30,10 @@ def cmd_run(settings, log_level="info"):
 
     for option, value in (("--max-upload-bytes", settings.max_upload_bytes),
                           ("--max-unpacked-bytes", settings.max_unpacked_bytes),
-                          ("--token-ttl", settings.token_ttl)):
+                          ("--token-ttl", settings.token_ttl),
+                          ("--header-timeout", settings.header_timeout),
+                          ("--body-timeout", settings.body_timeout),
+                          ("--max-connections", settings.max_connections)):
         if value <= 0:
             raise UsageError(f"{option} must be a positive number, not {value}")
 
@@ -50,13 +53,15 @@ def cmd_add_user(settings, email, password=None):
         session.commit()
     print(f"Added user {email} (id {user.id}).")
     if not password:
-        print(f"No password set, so no web sign-in; set one with `{PROG} set-password {email}`.")
+        print(f"No password set, so {email} cannot sign in on the web page yet: give them the API "
+              "token below (`dynalab-cli login` asks for it), or set a password with "
+              f"`{PROG} set-password {email} --password-stdin`.")
     print("API token (shown once; the server keeps only its hash):")
     print(token)
 
 
 def cmd_set_password(settings, email, password):
-    """Set the password used on the /generate_api_token page."""
+    """Set the password used on the /generate_api_token page (browsers signed in before must sign in again)."""
     if not password:
         raise UsageError("the password is empty", hint="give --password P or --password-stdin")
     db = _open_db(settings)
@@ -110,11 +115,14 @@ def cmd_set_quota(settings, task_code, threshold=None, hours=None, reset=False):
         if reset:
             session.execute(delete(TaskQuota).where(TaskQuota.task_code == task_code))
         else:
-            if threshold is None or hours is None:
-                raise UsageError("give both --threshold N and --hours H (or --reset)")
-            if threshold < 0 or hours < 0:
+            if threshold is None and hours is None:
+                raise UsageError("give --threshold N, --hours H or both (or --reset)")
+            if (threshold or 0) < 0 or (hours or 0) < 0:
                 raise UsageError("--threshold and --hours must be >= 0")
-            session.merge(TaskQuota(task_code=task_code, threshold=threshold, hr_diff=hours))
+            current = catalog.quota(session, task_code)  # what an option left out keeps
+            session.merge(TaskQuota(task_code=task_code,
+                                    threshold=current.threshold if threshold is None else threshold,
+                                    hr_diff=current.hr_diff if hours is None else hours))
         session.commit()
         quota = catalog.quota(session, task_code)
     print(f"Task {task_code}: at most {quota.threshold} uploads per {quota.hr_diff} hours per user.")
@@ -159,6 +167,12 @@ def build_parser():
                      help="largest total size of an archive's files once unpacked (default 20 GiB)")
     run.add_argument("--token-ttl", type=int, default=DEFAULT_TOKEN_TTL,
                      help="lifetime of bearer tokens in seconds (default 3600)")
+    run.add_argument("--header-timeout", type=float, default=DEFAULT_HEADER_TIMEOUT, metavar="SECONDS",
+                     help="time a connection has to send a request's headers (default 10)")
+    run.add_argument("--body-timeout", type=float, default=DEFAULT_BODY_TIMEOUT, metavar="SECONDS",
+                     help="longest silence allowed while a request body is sent (default 30)")
+    run.add_argument("--max-connections", type=int, default=DEFAULT_MAX_CONNECTIONS, metavar="N",
+                     help="connections served at once; requests past it get HTTP 503 (default 200)")
     run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
     add_user = commands.add_parser("add-user", parents=[common], help="create an account, print its API token")
@@ -214,7 +228,9 @@ def _dispatch(args):
         data_dir=args.data_dir,
         database_url=args.database_url,
         **({"host": args.host, "port": args.port, "max_upload_bytes": args.max_upload_bytes,
-            "max_unpacked_bytes": args.max_unpacked_bytes, "token_ttl": args.token_ttl}
+            "max_unpacked_bytes": args.max_unpacked_bytes, "token_ttl": args.token_ttl,
+            "header_timeout": args.header_timeout, "body_timeout": args.body_timeout,
+            "max_connections": args.max_connections}
            if args.command == "run" else {}),
     )
     if args.command == "run":

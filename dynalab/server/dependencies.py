@@ -19,16 +19,19 @@ def bearer_user(request: Request):
     Uses a session of its own, closed at once: an upload route must not keep a
     database transaction open while the file arrives.
     """
+    # A refused upload's body is not worth reading: close the connection after the answer.
+    close = request.method == "POST"
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise unauthorized(f"missing bearer token: {BEARER_HELP}")
+        raise unauthorized(f"missing bearer token: {BEARER_HELP}", close)
     with request.app.state.db.session() as session:
         user = auth.user_for_bearer(session, token.strip())
     if user is None:
         raise unauthorized("invalid or expired bearer token: get a new one with your API token "
-                           "(with dynalab-cli: log in again)")
+                           "(with dynalab-cli: log in again)", close)
     return user
 
 
-def unauthorized(detail):
-    return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
+def unauthorized(detail, close=False):
+    headers = {"WWW-Authenticate": "Bearer", **({"Connection": "close"} if close else {})}
+    return HTTPException(status_code=401, detail=detail, headers=headers)

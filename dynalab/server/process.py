@@ -84,6 +84,11 @@ class ServerProcess:
             return f.read().decode("utf-8", "replace")
 
     @property
+    def pid(self):
+        """The server process's id, or None when it is not running."""
+        return self._process.pid if self.running else None
+
+    @property
     def running(self):
         return self._process is not None and self._process.poll() is None
 

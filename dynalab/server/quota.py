@@ -26,7 +26,7 @@ class QuotaExceeded(Exception):
             message = (
                 f"upload limit reached for task {task_code!r}: at most {quota.threshold} uploads "
                 f"per {quota.hr_diff} hours; the next slot opens at {iso(next_slot)} "
-                f"(in {self.retry_after} seconds)"
+                f"(in {human_duration(int((next_slot - now).total_seconds()))})"
             )
         super().__init__(message)
 
@@ -38,6 +38,15 @@ class QuotaExceeded(Exception):
             "next_slot": iso(self.next_slot) if self.next_slot else None,
             "retry_after": self.retry_after,
         }
+
+
+def human_duration(seconds):
+    """``seconds`` as people say it: "23 h 59 min", "5 min", "40 s" (whole minutes: the exact
+    time is given next to it)."""
+    if seconds < 60:
+        return f"{seconds} s"
+    hours, minutes = divmod(seconds // 60, 60)
+    return " ".join(part for part in (f"{hours} h" if hours else "", f"{minutes} min" if minutes else "") if part)
 
 
 def check_quota(session, user_id, task_code, quota, now=None):

@@ -15,6 +15,8 @@ log = logging.getLogger("dynalab.server")
 
 router = APIRouter()
 
+MAX_ID = 2**63 - 1  # the largest integer SQLite and PostgreSQL keys hold
+
 
 @router.post("/models/upload/s3")
 async def upload_model(request: Request, user=Depends(bearer_user)):
@@ -37,7 +39,7 @@ def list_models(user=Depends(bearer_user), session=Depends(get_session)):
 
 @router.get("/models/{model_id}")
 def model_status(model_id: int, user=Depends(bearer_user), session=Depends(get_session)):
-    upload = session.get(Upload, model_id)
+    upload = session.get(Upload, model_id) if 0 < model_id <= MAX_ID else None
     if upload is None or upload.user_id != user.id:
         raise HTTPException(status_code=404, detail=f"you have no uploaded model with id {model_id}")
     return upload.as_json()

@@ -2,21 +2,26 @@
 
 The socket is bound here, before uvicorn starts, so that ``--port 0`` works
 (the line printed once serving names the port the system chose) and a busy
-port is one clear error rather than a log record.
+port is one clear error rather than a log record. Connections are limited in
+number (past ``max_connections``, requests get a 503) and in patience (see
+``protocol``).
 """
 
 import fcntl
 import logging
-import re
 import socket
+from urllib.parse import unquote_plus
 
 import uvicorn
 
 from dynalab.errors import UsageError
 from dynalab.server.app import create_app
 from dynalab.server.db import open_database
+from dynalab.server.protocol import protocol_class
 from dynalab.server.storage import prepare_data_dir
 from dynalab.server.task_catalog import load_catalog
+
+SECRET_PARAMETERS = {"api_token"}
 
 READY_PREFIX = "Dynalab server ready at "
 
@@ -29,7 +34,11 @@ def serve(settings, log_level="info"):
         db = open_database(settings.database_url)
         app = create_app(settings, db=db, catalog=catalog)
         sock = _listen(settings.host, settings.port)
-        config = uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=5, server_header=False)
+        config = uvicorn.Config(
+            app, log_level=log_level, timeout_graceful_shutdown=5, server_header=False,
+            http=protocol_class(settings.header_timeout, settings.body_timeout),
+            limit_concurrency=settings.max_connections,
+        )
         logging.getLogger("uvicorn.access").addFilter(_redact_tokens)
         try:
             _Server(config, settings).run(sockets=[sock])
@@ -84,13 +93,26 @@ class _data_dir_lock:
         self.file.close()
 
 
-_TOKEN_IN_QUERY = re.compile(r"(api_token=)[^&\s]*")
-
-
 def _redact_tokens(record):
     """Keep API tokens (sent in the query string, as Dynabench's API wants) out of the access log."""
     if record.args and isinstance(record.args, tuple):
-        record.args = tuple(_TOKEN_IN_QUERY.sub(r"\1***", a) if isinstance(a, str) else a
-                            for a in record.args)
+        record.args = tuple(redact_query(a) if isinstance(a, str) else a for a in record.args)
     return True
 
+
+def redact_query(text):
+    """``text`` with the value of every secret query parameter replaced by ``***``.
+
+    Names are compared once decoded, as the app decodes them: ``api%5Ftoken``
+    is ``api_token`` too.
+    """
+    path, mark, query = text.partition("?")
+    if not mark:
+        return text
+    pairs = []
+    for pair in query.split("&"):
+        name, equals, _ = pair.partition("=")
+        if equals and unquote_plus(name) in SECRET_PARAMETERS:
+            pair = f"{name}=***"
+        pairs.append(pair)
+    return path + mark + "&".join(pairs)

@@ -7,10 +7,14 @@ nothing behind: the temporary file is removed on every other way out, and
 what a crash leaves in ``tmp/`` is swept at the next start.
 """
 
+import errno
 import hashlib
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+
+NO_ROOM = (errno.ENOSPC, errno.EDQUOT)
 
 
 class TooLarge(Exception):
@@ -19,6 +23,25 @@ class TooLarge(Exception):
     def __init__(self, limit):
         super().__init__(f"the tarball is larger than the server's limit of {limit} bytes")
         self.limit = limit
+
+
+class DiskFull(Exception):
+    """Raised when the data dir's file system has no room (or quota) left for an upload."""
+
+    def __init__(self, where):
+        super().__init__(f"the server's disk is full ({where}), so the upload was not kept; "
+                         "tell the server's administrator, and upload again once there is room")
+
+
+@contextmanager
+def no_room_is_disk_full(where):
+    """Turn "no space left on device" (or "quota exceeded") inside the block into ``DiskFull``."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno in NO_ROOM:
+            raise DiskFull(where) from error
+        raise
 
 
 def prepare_data_dir(settings):
@@ -41,7 +64,8 @@ class IncomingFile:
         self.max_bytes = max_bytes
         self.size = 0
         self._hash = hashlib.sha256()
-        fd, name = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=tmp_dir)
+        with no_room_is_disk_full("tmp"):
+            fd, name = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=tmp_dir)
         self.path = Path(name)
         self._file = os.fdopen(fd, "wb")
 
@@ -50,18 +74,23 @@ class IncomingFile:
         if self.size > self.max_bytes:
             raise TooLarge(self.max_bytes)
         self._hash.update(data)
-        self._file.write(data)
+        with no_room_is_disk_full("tmp"):
+            self._file.write(data)
 
     def finish(self):
         """Flush to disk and return the sha256 hex digest of the content."""
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
+        with no_room_is_disk_full("tmp"):
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
         return self._hash.hexdigest()
 
     def discard(self):
         if not self._file.closed:
-            self._file.close()
+            try:
+                self._file.close()  # flushes what is buffered: on a full disk, that fails too
+            except OSError:
+                pass
         self.path.unlink(missing_ok=True)
 
     def __enter__(self):
@@ -86,7 +115,8 @@ class BlobStore:
         if target.exists():
             incoming.discard()
             return False
-        target.parent.mkdir(parents=True, exist_ok=True)
+        with no_room_is_disk_full("blobs"):
+            target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(incoming.path, target)
         return True
 

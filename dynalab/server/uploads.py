@@ -1,32 +1,41 @@
-"""Accepting one model upload: receive, check, then record it, or leave no trace.
+"""Accepting one model upload: receive and check, then record it, or leave no trace.
 
-Steps: refuse early what the headers already rule out (size); stream the
-form into a temporary file, checking the name, task and quota as soon as those
-fields arrive; check the archive; then, under one lock, check the quota again,
-move the file into the blob store and add the record. Every refusal or
-interruption on the way deletes the temporary file, and no record exists
-before the last step.
+Steps: refuse what the headers already rule out (a body over the size limit:
+refused before a byte of it is read) and users with uploads in progress
+already; stream the form into a temporary file while the archive check reads
+the same bytes, checking the name, task and quota as soon as those fields
+arrive; then, under one lock, check the quota again, move the file into the
+blob store and add the record. Every refusal or interruption on the way
+deletes the temporary file, and no record exists before the last step.
+
+A refusal is answered at once. The client may still be sending: uvicorn reads
+and drops the rest of a body of known length, so the client gets the answer
+rather than a reset connection; a body of unknown length gets its connection
+closed.
 """
 
 import logging
+import sqlite3
 import threading
+from contextlib import contextmanager
 
+from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from dynalab.project import MODEL_NAME_PATTERN
-from dynalab.server.archive_check import ArchiveRejected, check_archive
+from dynalab.server.archive_check import ArchiveCheck, ArchiveRejected
 from dynalab.server.db import Upload
 from dynalab.server.quota import QuotaExceeded, check_quota
-from dynalab.server.storage import TooLarge
+from dynalab.server.storage import DiskFull, IncomingFile, TooLarge
 from dynalab.server.upload_form import FormRejected, UploadForm
 
 log = logging.getLogger("dynalab.server")
 
 # Room for the multipart boundaries and the small text fields around the file.
 FORM_OVERHEAD = 64 * 1024
-# After a refusal the rest of the body is read (up to this much) and dropped, so
-# that the client, still sending, gets the answer rather than a reset connection.
-DRAIN_LIMIT = 64 * 1024 * 1024
+# Uploads one user may have in progress at once: each holds a temporary file and a check.
+MAX_UPLOADS_IN_PROGRESS = 2
+POSTGRES_DISK_FULL = "53100"
 
 
 class UploadRefused(Exception):
@@ -48,31 +57,54 @@ class UploadIntake:
         self.catalog = catalog
         self.blobs = blobs
         self._commit_lock = threading.Lock()
+        self._in_progress = {}  # user id -> uploads being received (touched from the event loop only)
 
     async def receive(self, request, user):
         """Receive the upload in ``request`` from ``user``; returns the new record as JSON."""
-        chunks = request.stream()
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.settings.max_upload_bytes + FORM_OVERHEAD:
+            refusal = _as_refusal(TooLarge(self.settings.max_upload_bytes))
+            refusal.headers["Connection"] = "close"  # the body is not read at all
+            log.info("upload by %s refused (413) from its Content-Length: %s", user.email, declared)
+            raise refusal
         form = None
         try:
-            declared = request.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > self.settings.max_upload_bytes + FORM_OVERHEAD:
-                raise TooLarge(self.settings.max_upload_bytes)
-            form = UploadForm(request.headers.get("content-type"), self.settings.tmp_dir,
-                              self.settings.max_upload_bytes, self._early_check(user))
-            record, summary = await self._accept(form, chunks, user)
-        except (UploadRefused, FormRejected, TooLarge, ArchiveRejected, QuotaExceeded) as error:
-            _discard(form)
+            with self._one_more_upload(user):
+                form = UploadForm(request.headers.get("content-type"), self._open_file, self._early_check(user))
+                record, summary = await self._accept(form, request.stream(), user)
+        except (UploadRefused, FormRejected, TooLarge, ArchiveRejected, QuotaExceeded, DiskFull) as error:
             refusal = _as_refusal(error)
-            log.info("upload by %s refused (%s): %s", user.email, refusal.status, refusal)
-            # A client waiting for "100 Continue" has sent no body yet; reading would invite it.
-            if form is not None or "100-continue" not in request.headers.get("expect", "").lower():
-                await _drain(chunks)
+            if isinstance(error, DiskFull):
+                log.warning("upload by %s refused (507): %s", user.email, error)
+            else:
+                log.info("upload by %s refused (%s): %s", user.email, refusal.status, refusal)
+            if not declared.isdigit():
+                refusal.headers["Connection"] = "close"  # no telling how much more would come
             raise refusal from None
         finally:
-            _discard(form)
+            if form is not None and form.file is not None:
+                form.file.discard()
         log.info("upload by %s accepted: %s (%d archive members, %d bytes unpacked)",
                  user.email, record, summary.members, summary.unpacked_bytes)
         return record
+
+    @contextmanager
+    def _one_more_upload(self, user):
+        count = self._in_progress.get(user.id, 0)
+        if count >= MAX_UPLOADS_IN_PROGRESS:
+            raise UploadRefused(429, f"you have {count} uploads in progress already: "
+                                     "wait until one of them is answered, then send this one")
+        self._in_progress[user.id] = count + 1
+        try:
+            yield
+        finally:
+            self._in_progress[user.id] -= 1
+            if not self._in_progress[user.id]:
+                del self._in_progress[user.id]
+
+    def _open_file(self):
+        return CheckedFile(IncomingFile(self.settings.tmp_dir, self.settings.max_upload_bytes),
+                           ArchiveCheck(self.settings.max_unpacked_bytes))
 
     def _early_check(self, user):
         async def before_file(fields):
@@ -85,10 +117,9 @@ class UploadIntake:
         """The new record as JSON, and the archive's ``ArchiveSummary``."""
         await form.receive(chunks)
         name, task_code = self.check_fields(form.fields)
-        sha256 = await run_in_threadpool(form.incoming.finish)  # fsync of up to GBs: off the event loop
-        summary = await run_in_threadpool(check_archive, form.incoming.path, name, task_code,
-                                          self.settings.max_unpacked_bytes)
-        record = await run_in_threadpool(self._commit, user.id, name, task_code, sha256, form.incoming)
+        # fsync of up to GBs and a YAML parse: off the event loop.
+        sha256, summary = await run_in_threadpool(form.file.finish, name, task_code)
+        record = await run_in_threadpool(self._commit, user.id, name, task_code, sha256, form.file.incoming)
         return record, summary
 
     def check_fields(self, fields):
@@ -119,11 +150,39 @@ class UploadIntake:
                                 sha256=sha256, size=incoming.size)
                 session.add(upload)
                 session.commit()
-            except BaseException:
+            except BaseException as error:
                 if created:  # no other record can point at content that was new
                     self.blobs.remove(sha256)
+                if isinstance(error, OperationalError) and _database_full(error):
+                    raise DiskFull("database") from error
                 raise
             return upload.as_json()
+
+
+class CheckedFile:
+    """The upload's file sink: each batch is checked, then written to the temporary file."""
+
+    def __init__(self, incoming, check):
+        self.incoming = incoming
+        self.check = check
+
+    def write(self, data):
+        self.check.feed(data)
+        self.incoming.write(data)
+
+    def finish(self, model_name, task_code):
+        """The content's sha256 and the ``ArchiveSummary``, once all is on disk."""
+        summary = self.check.finish().summary(model_name, task_code)
+        return self.incoming.finish(), summary
+
+    def discard(self):
+        self.incoming.discard()
+
+
+def _database_full(error):
+    original = getattr(error, "orig", None)
+    return (getattr(original, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+            or getattr(original, "sqlstate", None) == POSTGRES_DISK_FULL)
 
 
 def _as_refusal(error):
@@ -131,23 +190,9 @@ def _as_refusal(error):
         return error
     if isinstance(error, TooLarge):
         return UploadRefused(413, str(error))
+    if isinstance(error, DiskFull):
+        return UploadRefused(507, str(error))
     if isinstance(error, QuotaExceeded):
         headers = {"Retry-After": str(error.retry_after)} if error.retry_after else {}
         return UploadRefused(429 if error.retry_after else 403, str(error), error.as_json(), headers)
     return UploadRefused(400, str(error))
-
-
-def _discard(form):
-    if form is not None and form.incoming is not None:
-        form.incoming.discard()
-
-
-async def _drain(chunks):
-    received = 0
-    try:
-        async for chunk in chunks:
-            received += len(chunk)
-            if received > DRAIN_LIMIT:
-                break
-    except Exception:  # the client went away or the stream was already finished
-        pass

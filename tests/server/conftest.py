@@ -1,8 +1,10 @@
 """Real server processes on 127.0.0.1, each with its own data dir and SQLite file."""
 
+import os
+
 import pytest
 
-from server_support import Api
+from server_support import MODEL, Api
 
 from dynalab.server.process import ServerProcess
 
@@ -42,3 +44,27 @@ def user(shared_server, request):
     """A fresh user of the shared server (so a full quota): ``(api_token, Api)``."""
     email = "".join(c if c.isalnum() else "-" for c in request.node.name.lower()) + "@example.org"
     return shared_server.add_user(email), Api(shared_server.url)
+
+
+@pytest.fixture
+def client_archive(make_project):
+    """``client_archive(size)``: the archive ``dynalab-cli`` packages for the big-random-weights
+    project with a ``size``-byte random checkpoint (stored, not compressed, in its own gzip member)."""
+    from dynalab.config import save_config, validate_config
+    from dynalab.packaging import build_archive
+    from dynalab.project import Project
+
+    def build(size, name=MODEL):
+        root = make_project("big-random-weights")
+        with open(root / "model.pt", "wb") as weights:
+            for _ in range(size >> 20):
+                weights.write(os.urandom(1 << 20))
+            weights.write(os.urandom(size % (1 << 20)))
+        project = Project(root)
+        config = validate_config(project, {"task": "nli", "checkpoint": "model.pt", "handler": "handler.py"},
+                                 source="test config")
+        project.model_dir(name).mkdir(parents=True)
+        save_config(project, name, config)
+        return build_archive(root, name, config, root.parent / f"{name}.tar.gz").path
+
+    return build

@@ -30,6 +30,10 @@ def test_add_user_prints_the_api_token_as_its_last_line(running_server):
     assert Api(running_server.url).refresh(token).status_code == 200
     listing = running_server.cli("list-users").stdout
     assert "alice@example.org" in listing and "no-password" in listing and token not in listing
+    # Without a password the web page cannot help them: the output says what can.
+    assert "cannot sign in on the web page yet" in result.stdout
+    assert "give them the API token below" in result.stdout
+    assert "dynalab-server set-password alice@example.org --password-stdin" in result.stdout
 
 
 def test_the_database_keeps_only_hashes_of_tokens_and_passwords(running_server):
@@ -81,6 +85,15 @@ def test_set_quota_changes_what_the_task_list_says(running_server):
     assert "qa\t3 uploads / 24 h" in running_server.cli("list-tasks").stdout
     assert_one_line_error(running_server.cli("set-quota", "nope", "--threshold", "1", "--hours", "1"),
                           "unknown task 'nope'")
+
+
+def test_set_quota_takes_one_option_and_keeps_the_other(running_server):
+    result = running_server.cli("set-quota", "qa", "--threshold", "7")
+    assert result.returncode == 0, result.stderr
+    assert "at most 7 uploads per 24 hours" in result.stdout  # the hours it had
+    running_server.cli("set-quota", "qa", "--hours", "2")
+    assert "qa\t7 uploads / 2 h" in running_server.cli("list-tasks").stdout
+    assert_one_line_error(running_server.cli("set-quota", "qa"), "give --threshold N, --hours H or both")
 
 
 def test_two_servers_cannot_share_a_data_dir(running_server):

@@ -1,30 +1,15 @@
 """Limits: archive size, interrupted uploads, and the upload quota (which survives a restart)."""
 
 import os
-import socket
 import sqlite3
-import time
 from datetime import datetime, timedelta, timezone
 
-from server_support import MODEL, Api, model_archive
-
-
-def upload_files(server):
-    return [p for folder in ("tmp", "blobs") for p in (server.data_dir / folder).rglob("*") if p.is_file()]
+from server_support import MODEL, Api, RawUpload, leftovers, model_archive, wait_for
 
 
 def upload_records(server):
     with sqlite3.connect(server.data_dir / "dynalab.sqlite3") as db:
         return db.execute("select count(*) from uploads").fetchone()[0]
-
-
-def wait_for(condition, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 def test_an_oversize_archive_gets_413_and_leaves_nothing(start_server):
@@ -37,29 +22,20 @@ def test_an_oversize_archive_gets_413_and_leaves_nothing(start_server):
     assert "larger than the server's limit of 20000 bytes" in response.json()["detail"]
     far_over = model_archive(MODEL, "nli", os.urandom(5_000_000))  # refused from its Content-Length
     assert api.upload(bearer, far_over).status_code == 413
-    assert upload_files(server) == [] and upload_records(server) == 0
+    assert leftovers(server) == [] and upload_records(server) == 0
     assert api.upload(bearer, model_archive()).status_code == 200
 
 
 def test_an_interrupted_upload_leaves_no_file_and_no_record(running_server):
     api = Api(running_server.url)
     bearer = api.bearer(running_server.add_user("cut@example.org"))
-    boundary = "dynalab-test-boundary"
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\n{MODEL}\r\n"
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"taskCode\"\r\n\r\nnli\r\n"
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"tarball\"; filename=\"m.tar.gz\"\r\n"
-            "Content-Type: application/gzip\r\n\r\n").encode()
-    port = int(running_server.url.rsplit(":", 1)[1])
-    with socket.create_connection(("127.0.0.1", port)) as connection:
-        connection.sendall(
-            f"POST /models/upload/s3 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-            f"Authorization: Bearer {bearer}\r\nContent-Length: {len(head) + 10_000_000}\r\n"
-            f"Content-Type: multipart/form-data; boundary={boundary}\r\n\r\n".encode())
-        connection.sendall(head + b"\x1f\x8b" + os.urandom(1_000_000))
+    archive = model_archive(MODEL, "nli", os.urandom(3_000_000))
+    with RawUpload(running_server.url, bearer, len(archive)) as upload:
+        upload.send(archive[:2_000_000])
         # The upload is streamed to disk as it arrives ...
-        assert wait_for(lambda: any(p.stat().st_size > 0 for p in upload_files(running_server)))
+        assert wait_for(lambda: any(p.stat().st_size > 0 for p in leftovers(running_server)))
     # ... and removed when the client goes away.
-    assert wait_for(lambda: upload_files(running_server) == [])
+    assert wait_for(lambda: leftovers(running_server) == [])
     assert upload_records(running_server) == 0
     assert api.models(bearer).json() == []
     assert "interrupted" in running_server.log()
@@ -77,6 +53,7 @@ def test_the_fourth_upload_in_a_day_is_refused_even_after_a_restart(running_serv
     body = refused.json()
     assert "at most 3 uploads per 24 hours" in body["detail"]
     assert "next slot opens at" in body["detail"]
+    assert "(in 23 h 59 min)" in body["detail"] and "seconds" not in body["detail"]
     next_slot = datetime.fromisoformat(body["next_slot"])
     expected = datetime.now(timezone.utc) + timedelta(hours=24)
     assert abs((next_slot - expected).total_seconds()) < 60

@@ -6,12 +6,7 @@ import tarfile
 
 import pytest
 
-from server_support import MODEL, Api, config, member, model_archive, tar_gz
-
-
-def leftovers(server):
-    """Files in the data dir's upload folders."""
-    return [p for folder in ("tmp", "blobs") for p in (server.data_dir / folder).rglob("*") if p.is_file()]
+from server_support import MODEL, Api, config, leftovers, member, model_archive, tar_gz
 
 
 def test_an_upload_is_stored_by_content_and_its_status_can_be_read(user, shared_server):
@@ -49,8 +44,26 @@ def test_the_same_content_twice_is_stored_once(user, shared_server):
     assert len(list((shared_server.data_dir / "blobs").rglob(f"{first['sha256']}*"))) == 1
 
 
+def test_an_archive_packaged_by_the_client_is_accepted(user, client_archive):
+    # Its checkpoint is stored in a gzip member of its own, which the check reads at
+    # network speed (tarfile's stream mode read it at a few hundred KB/s).
+    archive = client_archive(24 * 1024 * 1024)
+    api_token, api = user
+    with open(archive, "rb") as stream:
+        response = api.upload(api.bearer(api_token), stream)
+    assert response.status_code == 200, response.text
+    assert response.json()["size"] == archive.stat().st_size
+
+
+def test_an_id_too_big_for_the_database_is_not_found(user):
+    api_token, api = user
+    response = api.model(api.bearer(api_token), 99999999999999999999999)
+    assert response.status_code == 404
+    assert response.json()["detail"] == "you have no uploaded model with id 99999999999999999999999"
+
+
 @pytest.mark.parametrize("archive", [
-    pytest.param(tar_gz(member(f"project/.dynalab/{MODEL}/config.yaml", b"task: nli\n")), id="under-one-folder"),
+    pytest.param(tar_gz(config(prefix="project/")), id="under-one-folder"),
     pytest.param(tar_gz(config(legacy=True), member("handler.py", b"")), id="legacy-setup-config"),
     pytest.param(tar_gz(config(), member("weights", b"w"), member("link", kind=tarfile.SYMTYPE, linkname="weights"),
                         member("sub/same", kind=tarfile.LNKTYPE, linkname="weights")), id="links-inside"),
@@ -77,9 +90,15 @@ def test_accepted_layouts(user, archive):
     (tar_gz(config(), member("hard", kind=tarfile.LNKTYPE, linkname="../outside")), MODEL, "nli", "'..'"),
     (tar_gz(config(), member("d", kind=tarfile.SYMTYPE, linkname="."), member("d/x", b"")), MODEL, "nli",
      "under the symbolic link"),
+    (tar_gz(config(), member("caf\udce9.bin", b"x")), MODEL, "nli",
+     "archive member 'caf\\xe9.bin' has a name that is not UTF-8"),
+    (tar_gz(member(f".dynalab/{MODEL}/config.yaml", b"- task: nli\n")), MODEL, "nli",
+     "expected a mapping of settings, found list"),
+    (tar_gz(member(f".dynalab/{MODEL}/config.yaml", b"handler: handler.py\ncheckpoint: model.pt\n")), MODEL,
+     "nli", "field `task`: required field"),
 ], ids=["not-gzip", "truncated", "no-config", "other-model", "bad-name", "unknown-task", "task-mismatch",
         "absolute", "char-device", "fifo", "symlink-escape", "symlink-absolute", "hardlink-escape",
-        "through-symlink"])
+        "through-symlink", "not-utf8-name", "config-a-list", "config-without-task"])
 def test_bad_uploads_are_refused_with_the_reason_and_leave_nothing(user, shared_server, archive, name, task, reason):
     api_token, api = user
     bearer = api.bearer(api_token)
