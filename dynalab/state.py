@@ -13,6 +13,7 @@ from contextlib import contextmanager
 import yaml
 
 from dynalab.atomic import atomic_write_text
+from dynalab.errors import ConfigError
 
 PASSED = "passed"
 FAILED = "failed"
@@ -24,6 +25,9 @@ class State:
     def __init__(self, path):
         self.path = path
         self.steps, self.uploads = {}, []
+        if path.is_dir():  # it could never be written back: say so before any step runs
+            raise ConfigError(f"{path} is a folder, so the steps' results cannot be kept",
+                              hint="remove it (it holds only a cache of the steps' results), then run the step again")
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except FileNotFoundError:

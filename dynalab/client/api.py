@@ -210,6 +210,8 @@ def check_response(response, url):
         )
     if status == 429:
         raise throttled(response, detail)
+    if status == 403:  # e.g. a task that takes no uploads: the server's reason says which
+        raise UploadError(f"the server at {url} refused: {detail or 'forbidden'}")
     if status == 413:
         raise UploadError(
             f"the server at {url} refused the archive as too large: {detail or 'no reason given'}",

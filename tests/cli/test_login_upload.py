@@ -80,6 +80,14 @@ def test_chained_test_and_upload_then_quota(server, tested_project, cli):
     assert len(state["uploads"]) == 3
 
 
+def test_a_task_closed_to_uploads_is_an_upload_refusal_not_a_failing_server(server, tested_project, cli):
+    assert server.cli("set-quota", "nli", "--threshold", "0", "--hours", "24").returncode == 0
+    env = {"DYNALAB_API_URL": server.url, "DYNALAB_API_TOKEN": server.add_user("carol@example.org")}
+    result = cli("upload", "-n", "m", "--no-progress", cwd=tested_project, env=env)
+    assert result.returncode == 7, result.stdout + result.stderr
+    assert "accepts no uploads" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_upload_refuses_a_package_that_fails_its_tests(server, make_project, cli):
     project = make_project("bad-label")
     assert cli("init", "-n", "m", "-t", "nli", "--model-checkpoint", "model.pt", cwd=project).returncode == 0

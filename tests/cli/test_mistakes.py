@@ -221,6 +221,16 @@ def test_a_damaged_state_file_is_ignored_with_one_warning(make_project, cli):
         assert yaml.safe_load(state.read_text())["steps"]["local_test"]["status"] == "passed"
 
 
+def test_a_state_file_that_is_a_folder_is_a_config_error_before_any_step_runs(make_project, cli):
+    project = make_project("contract-nli")
+    assert cli(*INIT, cwd=project).returncode == 0
+    state = project / ".dynalab" / "m" / "state.yaml"
+    state.mkdir()
+    result = cli("test", "--local", "-n", "m", cwd=project)
+    assert_one_clear_error(result, 2, f"{state} is a folder", "remove it")
+    assert "Local test of model" not in result.stdout
+
+
 def test_a_config_that_is_a_folder_is_a_config_error(make_project, cli):
     project = make_project("contract-nli")
     assert cli(*INIT, cwd=project).returncode == 0

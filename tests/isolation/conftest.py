@@ -42,15 +42,18 @@ def docker_engine():
 
 
 @pytest.fixture
-def docker(docker_engine, monkeypatch):
-    """The engine, with the locally built base image unless one is chosen; no container may outlive a test."""
-    from dynalab.isolation.docker_image import LABEL
+def docker(docker_engine, monkeypatch, tmp_path):
+    """The engine, with the locally built base image unless one is chosen; no container of the
+    test's projects (under its tmp_path) may outlive the test. Other runs on the same engine
+    are none of its business."""
+    from dynalab.isolation.docker_image import LABEL, image_repository
 
     if not os.environ.get("DYNALAB_DOCKER_BASE_IMAGE"):
         monkeypatch.setenv("DYNALAB_DOCKER_BASE_IMAGE", LOCAL_BASE_IMAGE)
-    before = {c.id for c in docker_engine.containers.list(all=True, filters={"label": LABEL})}
     yield docker_engine
-    left = [c for c in docker_engine.containers.list(all=True, filters={"label": LABEL}) if c.id not in before]
+    ours = {image_repository(folder, NAME) for folder in tmp_path.iterdir() if folder.is_dir()}
+    left = [c for c in docker_engine.containers.list(all=True, filters={"label": LABEL})
+            if c.attrs.get("Config", {}).get("Image", "").split(":")[0] in ours]
     assert not left, f"containers left behind: {[c.name for c in left]}"
 
 
