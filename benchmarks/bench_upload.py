@@ -118,7 +118,7 @@ def main():
 
 
 def time_check(path):
-    from dynalab.server.archive_check import check_archive
+    from dynalab.server.intake.archive_check import check_archive
 
     started = time.monotonic()
     summary = check_archive(path, MODEL, TASK, 100 * 1024**3)
@@ -127,7 +127,7 @@ def time_check(path):
 
 def run(args, workdir):
     from dynalab.client import api
-    from dynalab.server.process import ServerProcess
+    from dynalab.testing.server_process import ServerProcess
 
     print(f"Packaging a project with {args.size_mb} MiB of random weights in {workdir} ...", flush=True)
     big = make_archive(workdir, args.size_mb)

@@ -14,7 +14,8 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from dynalab.errors import DynalabError, UsageError
 from dynalab.server import auth
-from dynalab.server.db import TaskQuota, Upload, User, iso, open_database
+from dynalab.server.db.database import open_database
+from dynalab.server.db.models import TaskQuota, Upload, User, iso
 from dynalab.server.settings import (
     DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_HOST, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_UNPACKED_BYTES, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_PORT, DEFAULT_TOKEN_TTL, Settings,

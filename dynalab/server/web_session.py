@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from dynalab.errors import UsageError
-from dynalab.server.db import User
+from dynalab.server.db.models import User
 
 COOKIE = "dynalab_session"
 CSRF_FIELD = "csrf_token"

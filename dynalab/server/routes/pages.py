@@ -21,8 +21,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
-from dynalab.server import auth, pages
+from dynalab.server import auth
 from dynalab.server.quota import human_duration
+from dynalab.server.routes import pages_html as pages
 from dynalab.server.web_session import CSRF_FIELD
 
 router = APIRouter()

@@ -5,7 +5,7 @@ import sys
 
 from server_support import Api
 
-from dynalab.server.process import ServerProcess
+from dynalab.testing.server_process import ServerProcess
 
 
 def dynalab_server(*args, input=None):

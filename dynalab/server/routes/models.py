@@ -7,9 +7,9 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 from starlette.requests import ClientDisconnect
 
-from dynalab.server.db import Upload
-from dynalab.server.dependencies import bearer_user, get_session
-from dynalab.server.uploads import UploadRefused
+from dynalab.server.db.models import Upload
+from dynalab.server.intake.upload import UploadRefused
+from dynalab.server.routes.dependencies import bearer_user, get_session
 
 log = logging.getLogger("dynalab.server")
 

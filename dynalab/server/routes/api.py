@@ -4,7 +4,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 
 from dynalab import __version__
 from dynalab.server import auth
-from dynalab.server.dependencies import get_session, unauthorized
+from dynalab.server.routes.dependencies import get_session, unauthorized
 
 router = APIRouter()
 
