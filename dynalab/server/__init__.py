@@ -3,7 +3,8 @@
 Installed with the ``server`` extra (``pip install "dynalab[server]"``), run with
 ``dynalab-server run --data-dir DIR``. One idea per module:
 
-    cli              the ``dynalab-server`` command: run, and administer users and quotas
+    cli              the ``dynalab-server`` command line: ``run``, and the admin commands
+    admin            the administrator's commands: accounts, API tokens, upload quotas
     settings         what one server is configured with (options, DYNALAB_SERVER_* variables),
                      and where it keeps its files
     serve            running the app with uvicorn: the data dir lock, the socket, the ready line

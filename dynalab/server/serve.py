@@ -26,7 +26,8 @@ SECRET_PARAMETERS = {"api_token"}
 READY_PREFIX = "Dynalab server ready at "
 
 
-def serve(settings, log_level="info"):
+def serve(settings):
+    log_level = settings.log_level
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s:     %(name)s: %(message)s")
     with _data_dir_lock(settings):
         prepare_data_dir(settings)
