@@ -1,4 +1,8 @@
-"""The web application: its shared state, its routes, and errors as JSON ``{"detail": ...}``."""
+"""The web application: its shared parts, its routes, and errors as JSON ``{"detail": ...}``.
+
+The shared parts are kept on ``app.state``; routes get them through the
+``Annotated`` types of ``routes.dependencies``, never from ``app.state``.
+"""
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
