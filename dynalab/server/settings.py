@@ -43,7 +43,8 @@ def env_variable(name):
 class Settings(BaseSettings):
     """One server's settings; each field's description is its option's help."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True)
+    # An empty variable counts as unset: DYNALAB_SERVER_DATA_DIR= must not mean the current folder.
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_ignore_empty=True, frozen=True)
 
     data_dir: Path = Field(description="folder for the database, uploads and task files")
     database_url: str = Field(

@@ -140,9 +140,9 @@ def test_admin_commands_find_the_data_dir_in_the_environment(running_server):
 
 
 def test_a_missing_data_dir_and_bad_settings_name_the_option_or_the_variable(tmp_path):
-    missing = dynalab_server("list-users")
-    assert_one_line_error(missing, "no data dir given")
-    assert "give --data-dir or set DYNALAB_SERVER_DATA_DIR" in missing.stderr
+    for missing in (dynalab_server("list-users"), dynalab_server("list-users", env={"DYNALAB_SERVER_DATA_DIR": ""})):
+        assert_one_line_error(missing, "no data dir given")
+        assert "give --data-dir or set DYNALAB_SERVER_DATA_DIR" in missing.stderr
     data = str(tmp_path / "data")
     assert_one_line_error(dynalab_server("run", "--data-dir", data, "--max-upload-bytes", "0"),
                           "--max-upload-bytes must be a positive number, not 0")
