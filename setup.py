@@ -29,8 +29,8 @@ setup(
         "docker>=7",
     ],
     extras_require={
-        "server": ["fastapi>=0.110", "uvicorn>=0.29", "sqlalchemy>=2.0", "python-multipart>=0.0.13",
-                   "itsdangerous>=2.0"],
+        "server": ["fastapi>=0.115", "uvicorn>=0.29", "sqlalchemy>=2.0", "python-multipart>=0.0.13",
+                   "itsdangerous>=2.0", "pydantic-settings>=2.3"],
         "postgres": ["psycopg[binary]>=3.1"],
         "test": ["pytest>=7"],
     },

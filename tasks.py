@@ -28,7 +28,7 @@ def test(c, args=""):
             "keep": "Keep the temporary folder (server data and project copy) for a look."})
 def demo(c, backend="sandbox", keep=False):
     """Take the example from init to upload, against a self-hosted server on 127.0.0.1."""
-    from dynalab.server.process import ServerProcess
+    from dynalab.testing.server_process import ServerProcess
 
     workdir = Path(tempfile.mkdtemp(prefix="dynalab-demo-"))
     project = workdir / "nli-bow"

@@ -31,6 +31,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+# The server this starts runs this checkout too, whichever copy of Dynalab is installed.
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in [str(REPO), os.environ.get("PYTHONPATH", "")] if p)
 
 MODEL = "bench"
 TASK = "nli"
@@ -118,7 +120,7 @@ def main():
 
 
 def time_check(path):
-    from dynalab.server.archive_check import check_archive
+    from dynalab.server.intake.archive_check import check_archive
 
     started = time.monotonic()
     summary = check_archive(path, MODEL, TASK, 100 * 1024**3)
@@ -127,7 +129,7 @@ def time_check(path):
 
 def run(args, workdir):
     from dynalab.client import api
-    from dynalab.server.process import ServerProcess
+    from dynalab.testing.server_process import ServerProcess
 
     print(f"Packaging a project with {args.size_mb} MiB of random weights in {workdir} ...", flush=True)
     big = make_archive(workdir, args.size_mb)

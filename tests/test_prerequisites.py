@@ -20,7 +20,7 @@ CASES = {
               "torch cannot be imported"),
     "docker": ("tests/isolation/test_docker.py::test_good_project_passes_and_leaves_the_project_unchanged",
                "Docker is not reachable"),
-    "postgres": ("tests/server/test_server_postgres.py", "no PostgreSQL at"),
+    "postgres": ("tests/server/db/test_postgres.py", "no PostgreSQL at"),
 }
 
 

@@ -1,16 +1,20 @@
-"""The web application: its shared state, its routes, and errors as JSON ``{"detail": ...}``."""
+"""The web application: its shared parts, its routes, and errors as JSON ``{"detail": ...}``.
+
+The shared parts are kept on ``app.state``; routes get them through the
+``Annotated`` types of ``routes.dependencies``, never from ``app.state``.
+"""
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from dynalab import __version__
-from dynalab.server import routes_api, routes_models, routes_pages
-from dynalab.server.db import Database
+from dynalab.server.db.database import Database
+from dynalab.server.intake.storage import BlobStore
+from dynalab.server.intake.upload import UploadIntake
+from dynalab.server.routes import api, models, pages
 from dynalab.server.sign_in_limits import FailedSignIns
-from dynalab.server.storage import BlobStore
 from dynalab.server.task_catalog import TaskCatalog
-from dynalab.server.uploads import UploadIntake
 from dynalab.server.web_session import WebSessions
 
 
@@ -25,7 +29,7 @@ def create_app(settings, db=None, catalog=None):
                                     BlobStore(settings.blobs_dir))
     app.state.web_sessions = WebSessions.from_key_file(settings.session_key_file)
     app.state.failed_sign_ins = FailedSignIns()
-    for module in (routes_api, routes_models, routes_pages):
+    for module in (api, models, pages):
         app.include_router(module.router)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(Exception, _internal_error)

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, select
 
-from dynalab.server.db import BearerToken, User, utcnow
+from dynalab.server.db.models import BearerToken, User, utcnow
 
 PBKDF2_ITERATIONS = 240_000
 

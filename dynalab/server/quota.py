@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from dynalab.server.db import Upload, iso, utcnow
+from dynalab.server.db.models import Upload, iso, utcnow
 
 
 class QuotaExceeded(Exception):

@@ -4,7 +4,7 @@ The socket is bound here, before uvicorn starts, so that ``--port 0`` works
 (the line printed once serving names the port the system chose) and a busy
 port is one clear error rather than a log record. Connections are limited in
 number (past ``max_connections``, requests get a 503) and in patience (see
-``protocol``).
+``http_timeouts``).
 """
 
 import fcntl
@@ -16,9 +16,9 @@ import uvicorn
 
 from dynalab.errors import UsageError
 from dynalab.server.app import create_app
-from dynalab.server.db import open_database
-from dynalab.server.protocol import protocol_class
-from dynalab.server.storage import prepare_data_dir
+from dynalab.server.db.database import open_database
+from dynalab.server.http_timeouts import protocol_class
+from dynalab.server.intake.storage import prepare_data_dir
 from dynalab.server.task_catalog import load_catalog
 
 SECRET_PARAMETERS = {"api_token"}
@@ -26,7 +26,8 @@ SECRET_PARAMETERS = {"api_token"}
 READY_PREFIX = "Dynalab server ready at "
 
 
-def serve(settings, log_level="info"):
+def serve(settings):
+    log_level = settings.log_level
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s:     %(name)s: %(message)s")
     with _data_dir_lock(settings):
         prepare_data_dir(settings)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import yaml
 
 from dynalab.errors import UsageError
-from dynalab.server.db import TaskQuota
+from dynalab.server.db.models import TaskQuota
 from dynalab.tasks import registry
 
 DEFAULT_THRESHOLD = 3

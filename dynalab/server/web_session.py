@@ -13,7 +13,7 @@ Signing in starts a new session, so a token seen before does not carry over.
 
     sessions = WebSessions.from_key_file(settings.session_key_file)
     session = sessions.read(request) or sessions.anonymous()
-    sessions.check_csrf(session, form.get(CSRF_FIELD))
+    sessions.check_csrf(session, form.csrf)  # the token the form sent in its CSRF_FIELD
     sessions.save(response, request, session)
 """
 
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from dynalab.errors import UsageError
-from dynalab.server.db import User
+from dynalab.server.db.models import User
 
 COOKIE = "dynalab_session"
 CSRF_FIELD = "csrf_token"

@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import yaml
 
-from dynalab.server.process import ServerProcess
+from dynalab.testing.server_process import ServerProcess
 
 INIT = ["init", "-n", "m", "-t", "nli", "--model-checkpoint", "model.pt", "--handler", "handler.py",
         "--model-files", "labels.json,rules.py"]

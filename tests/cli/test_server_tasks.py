@@ -3,7 +3,7 @@
 import json
 import shutil
 
-from dynalab.server.process import ServerProcess
+from dynalab.testing.server_process import ServerProcess
 
 
 def test_init_uses_a_task_only_the_server_defines(make_project, cli, tmp_path):

@@ -20,7 +20,7 @@ def clean_environment(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from dynalab.server.process import ServerProcess
+    from dynalab.testing.server_process import ServerProcess
 
     with ServerProcess(tmp_path_factory.mktemp("server-data")) as process:
         yield process

@@ -16,7 +16,7 @@ import requests
 from dynalab.client import api
 from dynalab.client.upload import upload, was_uploaded
 from dynalab.errors import AuthError, ServerError, Throttled, UploadError, UsageError
-from dynalab.server.process import ServerProcess
+from dynalab.testing.server_process import ServerProcess
 
 from client_support import MODEL, make_archive, read_until
 from flaky_proxy import FlakyProxy

@@ -6,7 +6,7 @@ import pytest
 
 from server_support import MODEL, Api
 
-from dynalab.server.process import ServerProcess
+from dynalab.testing.server_process import ServerProcess
 
 
 @pytest.fixture

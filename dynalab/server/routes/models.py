@@ -2,14 +2,14 @@
 
 import logging
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 from starlette.requests import ClientDisconnect
 
-from dynalab.server.db import Upload
-from dynalab.server.dependencies import bearer_user, get_session
-from dynalab.server.uploads import UploadRefused
+from dynalab.server.db.models import Upload
+from dynalab.server.intake.upload import UploadRefused
+from dynalab.server.routes.dependencies import BearerUser, DbSession, Intake
 
 log = logging.getLogger("dynalab.server")
 
@@ -19,10 +19,11 @@ MAX_ID = 2**63 - 1  # the largest integer SQLite and PostgreSQL keys hold
 
 
 @router.post("/models/upload/s3")
-async def upload_model(request: Request, user=Depends(bearer_user)):
-    """Multipart form: ``name``, ``taskCode`` and the file ``tarball`` (a .tar.gz)."""
+async def upload_model(request: Request, user: BearerUser, intake: Intake):
+    """Multipart form: ``name``, ``taskCode`` and the file ``tarball`` (a .tar.gz), read as a
+    stream by the intake (not declared as ``Form`` fields: FastAPI would spool the file first)."""
     try:
-        return await request.app.state.intake.receive(request, user)
+        return await intake.receive(request, user)
     except UploadRefused as refusal:
         return JSONResponse(refusal.body, status_code=refusal.status, headers=refusal.headers)
     except ClientDisconnect:
@@ -31,14 +32,14 @@ async def upload_model(request: Request, user=Depends(bearer_user)):
 
 
 @router.get("/models")
-def list_models(user=Depends(bearer_user), session=Depends(get_session)):
+def list_models(user: BearerUser, session: DbSession):
     uploads = session.scalars(
         select(Upload).where(Upload.user_id == user.id).order_by(Upload.id.desc())).all()
     return [upload.as_json() for upload in uploads]
 
 
 @router.get("/models/{model_id}")
-def model_status(model_id: int, user=Depends(bearer_user), session=Depends(get_session)):
+def model_status(model_id: int, user: BearerUser, session: DbSession):
     upload = session.get(Upload, model_id) if 0 < model_id <= MAX_ID else None
     if upload is None or upload.user_id != user.id:
         raise HTTPException(status_code=404, detail=f"you have no uploaded model with id {model_id}")

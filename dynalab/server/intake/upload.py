@@ -23,11 +23,11 @@ from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from dynalab.project import MODEL_NAME_PATTERN
-from dynalab.server.archive_check import ArchiveCheck, ArchiveRejected
-from dynalab.server.db import Upload
+from dynalab.server.db.models import Upload
+from dynalab.server.intake.archive_check import ArchiveCheck, ArchiveRejected
+from dynalab.server.intake.form import FormRejected, UploadForm
+from dynalab.server.intake.storage import DiskFull, IncomingFile, TooLarge
 from dynalab.server.quota import QuotaExceeded, check_quota
-from dynalab.server.storage import DiskFull, IncomingFile, TooLarge
-from dynalab.server.upload_form import FormRejected, UploadForm
 
 log = logging.getLogger("dynalab.server")
 

@@ -7,7 +7,9 @@
 The server's output goes to ``DIR/server.log``; ``start`` waits for its ready
 line (which names the port, so ``port=None`` lets the system pick a free one)
 and for ``/health``. A restart keeps the port, so clients keep their URL.
-Uses only the standard library, so a client can import it without the extra.
+The server is configured by its arguments and ``env`` alone: the caller's
+``DYNALAB_SERVER_*`` variables are not passed on. Uses only the standard
+library, so a client can import it without the extra.
 """
 
 import os
@@ -20,6 +22,7 @@ import urllib.request
 from pathlib import Path
 
 READY_LINE = re.compile(r"Dynalab server ready at (http://\S+)")
+SETTINGS_PREFIX = "DYNALAB_SERVER_"
 
 
 class ServerStartError(RuntimeError):
@@ -27,12 +30,13 @@ class ServerStartError(RuntimeError):
 
 
 class ServerProcess:
-    def __init__(self, data_dir, port=None, host="127.0.0.1", extra_args=(), startup_timeout=30.0):
+    def __init__(self, data_dir, port=None, host="127.0.0.1", extra_args=(), env=None, startup_timeout=30.0):
         self.data_dir = Path(data_dir).resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.host = host
         self.port = port or 0
         self.extra_args = [str(arg) for arg in extra_args]
+        self.env = dict(env or {})
         self.startup_timeout = startup_timeout
         self.log_path = self.data_dir / "server.log"
         self.url = None
@@ -40,6 +44,11 @@ class ServerProcess:
 
     def command(self, *args):
         return [sys.executable, "-m", "dynalab.server.cli", *args]
+
+    def environment(self):
+        """The server's environment: this process's, without its server settings, plus ``env``."""
+        inherited = {name: value for name, value in os.environ.items() if not name.startswith(SETTINGS_PREFIX)}
+        return {**inherited, **self.env}
 
     def start(self):
         """Start the server and wait until it answers ``/health``; returns its URL."""
@@ -51,7 +60,7 @@ class ServerProcess:
                 self.command("run", "--data-dir", str(self.data_dir), "--host", self.host,
                              "--port", str(self.port), *self.extra_args),
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**self.environment(), "PYTHONUNBUFFERED": "1"},
             )
         try:
             self.url = self._wait_ready(offset)
@@ -112,7 +121,7 @@ class ServerProcess:
     def cli(self, *args, input=None):
         """Run ``dynalab-server ARGS --data-dir DIR``; returns the CompletedProcess."""
         return subprocess.run(self.command(*args, "--data-dir", str(self.data_dir)),
-                              input=input, capture_output=True, text=True)
+                              input=input, capture_output=True, text=True, env=self.environment())
 
     def add_user(self, email, password=None):
         """Create a user; returns their API token (the command's last output line)."""

@@ -11,7 +11,7 @@ import uuid
 from prerequisites import missing
 from server_support import MODEL, Api, model_archive
 
-from dynalab.server.process import ServerProcess
+from dynalab.testing.server_process import ServerProcess
 
 URL = os.environ.get("DYNALAB_TEST_POSTGRES_URL", "postgresql+psycopg://dynalab:dynalab@127.0.0.1:5432/dynalab_test")
 

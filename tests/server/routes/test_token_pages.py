@@ -154,3 +154,19 @@ def test_the_email_is_escaped_in_the_page(shared_server):
     browser = Browser(shared_server.url)
     page = browser.sign_in("<script>x</script>", "p")
     assert "<script>x</script>" not in page.text and "&lt;script&gt;" in page.text
+
+
+def test_a_form_too_large_is_refused_while_it_arrives(shared_server):
+    browser = Browser(shared_server.url)
+    browser.open()
+    # Announced by its Content-Length, or sent in chunks of unknown total length: refused either way.
+    big = {"csrf_token": browser.csrf, "action": "sign_in", "email": "a@example.org", "password": "x" * 20_000}
+    announced = browser.http.post(shared_server.url + "/generate_api_token", data=big, timeout=30)
+    chunked = browser.http.post(shared_server.url + "/generate_api_token", timeout=30,
+                                data=iter([b"csrf_token=" + browser.csrf.encode() + b"&password="] + [b"x" * 1024] * 40),
+                                headers={"Content-Type": "application/x-www-form-urlencoded"})
+    for page in (announced, chunked):
+        assert page.status_code == 413 and "The form is too large." in page.text
+        assert 'name="password"' in page.text and page.headers["Set-Cookie"].startswith("dynalab_session=")
+        assert page.headers["Cache-Control"] == "no-store"
+    assert Browser(shared_server.url).open().status_code == 200

@@ -1,16 +1,19 @@
 """The administrator's commands: accounts, tokens, quotas, and clear one-line errors."""
 
+import os
 import subprocess
 import sys
 
 from server_support import Api
 
-from dynalab.server.process import ServerProcess
+from dynalab.testing.server_process import SETTINGS_PREFIX, ServerProcess
 
 
-def dynalab_server(*args, input=None):
+def dynalab_server(*args, input=None, env=None):
+    """Run ``dynalab-server ARGS`` with none of the caller's ``DYNALAB_SERVER_*`` variables, plus ``env``."""
+    environment = {name: value for name, value in os.environ.items() if not name.startswith(SETTINGS_PREFIX)}
     return subprocess.run([sys.executable, "-m", "dynalab.server.cli", *args],
-                          input=input, capture_output=True, text=True)
+                          input=input, capture_output=True, text=True, env={**environment, **(env or {})})
 
 
 def assert_one_line_error(result, *fragments):
@@ -115,3 +118,36 @@ def test_the_server_prints_its_address_once_serving_and_can_use_a_database_url(t
         assert Api(server.url).refresh(token.stdout.strip().splitlines()[-1]).status_code == 200
     assert database.exists()
     assert not (tmp_path / "data" / "dynalab.sqlite3").exists()
+
+
+def test_run_options_can_come_from_dynalab_server_variables_and_an_option_wins(tmp_path):
+    by_variable = ServerProcess(tmp_path / "by-variable", env={"DYNALAB_SERVER_MAX_UPLOAD_BYTES": "20000",
+                                                               "DYNALAB_SERVER_LOG_LEVEL": "warning"})
+    with by_variable:
+        assert Api(by_variable.url).get("/health").json()["max_upload_bytes"] == 20000
+        assert "INFO:" not in by_variable.log()
+    both = ServerProcess(tmp_path / "both", extra_args=["--max-upload-bytes", "30000"],
+                         env={"DYNALAB_SERVER_MAX_UPLOAD_BYTES": "20000"})
+    with both:
+        assert Api(both.url).get("/health").json()["max_upload_bytes"] == 30000
+
+
+def test_admin_commands_find_the_data_dir_in_the_environment(running_server):
+    env = {"DYNALAB_SERVER_DATA_DIR": str(running_server.data_dir)}
+    result = dynalab_server("add-user", "hana@example.org", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "hana@example.org" in dynalab_server("list-users", env=env).stdout
+
+
+def test_a_missing_data_dir_and_bad_settings_name_the_option_or_the_variable(tmp_path):
+    for missing in (dynalab_server("list-users"), dynalab_server("list-users", env={"DYNALAB_SERVER_DATA_DIR": ""})):
+        assert_one_line_error(missing, "no data dir given")
+        assert "give --data-dir or set DYNALAB_SERVER_DATA_DIR" in missing.stderr
+    data = str(tmp_path / "data")
+    assert_one_line_error(dynalab_server("run", "--data-dir", data, "--max-upload-bytes", "0"),
+                          "--max-upload-bytes must be a positive number, not 0")
+    assert_one_line_error(dynalab_server("run", "--data-dir", data, env={"DYNALAB_SERVER_BODY_TIMEOUT": "-1"}),
+                          "DYNALAB_SERVER_BODY_TIMEOUT must be a positive number, not -1")
+    assert_one_line_error(dynalab_server("run", "--data-dir", data, env={"DYNALAB_SERVER_PORT": "eighty"}),
+                          "DYNALAB_SERVER_PORT is 'eighty'", "valid integer")
+    assert not (tmp_path / "data").exists()

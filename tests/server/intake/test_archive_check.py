@@ -9,7 +9,7 @@ import pytest
 
 from server_support import config, gzip_stream, header, header_bomb, member, tar_gz, tar_gz_members_of, tiny_members
 
-from dynalab.server.archive_check import MAX_MEMBERS, ArchiveCheck, ArchiveRejected, check_archive
+from dynalab.server.intake.archive_check import MAX_MEMBERS, ArchiveCheck, ArchiveRejected, check_archive
 
 LIMIT = 10**9
 

@@ -9,7 +9,7 @@ import requests
 
 from server_support import MODEL, Api, RawUpload, header_bomb, leftovers, model_archive, tiny_members, wait_for
 
-from dynalab.server.archive_check import MAX_MEMBERS
+from dynalab.server.intake.archive_check import MAX_MEMBERS
 
 
 def peak_rss_mib(pid):

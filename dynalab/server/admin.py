@@ -1,0 +1,125 @@
+"""The administrator's commands: accounts, API tokens and upload quotas.
+
+Each is a plain function over the server's ``Settings`` and explicit
+arguments, printing what the administrator reads; ``dynalab.server.cli``
+binds them to the ``dynalab-server`` subcommands. Expected failures are
+``UsageError``s, which the command line prints as one line.
+"""
+
+from sqlalchemy import delete, func, select
+
+from dynalab.errors import UsageError
+from dynalab.server import auth
+from dynalab.server.db.database import open_database
+from dynalab.server.db.models import TaskQuota, Upload, User, iso
+from dynalab.server.task_catalog import load_catalog
+
+PROG = "dynalab-server"
+
+
+def add_user(settings, email, password=None):
+    """Create an account; its API token is the last line printed."""
+    email = _check_email(email)
+    db = _open_db(settings)
+    with db.session() as session:
+        if db.user_by_email(session, email) is not None:
+            raise UsageError(f"a user with email {email} already exists",
+                             hint=f"to give them a new token: {PROG} rotate-token {email}")
+        user, token = auth.create_user(session, email, password)
+        session.commit()
+    print(f"Added user {email} (id {user.id}).")
+    if not password:
+        print(f"No password set, so {email} cannot sign in on the web page yet: give them the API "
+              "token below (`dynalab-cli login` asks for it), or set a password with "
+              f"`{PROG} set-password {email} --password-stdin`.")
+    print("API token (shown once; the server keeps only its hash):")
+    print(token)
+
+
+def set_password(settings, email, password=None):
+    """Set the password used on the /generate_api_token page (browsers signed in before must sign in again)."""
+    if not password:
+        raise UsageError("the password is empty", hint="give --password P or --password-stdin")
+    db = _open_db(settings)
+    with db.session() as session:
+        user = _user(db, session, email)
+        user.password_hash = auth.hash_password(password)
+        session.commit()
+    print(f"Password of {user.email} set.")
+
+
+def rotate_token(settings, email):
+    """Issue a new API token; the old one and its bearer tokens stop working."""
+    db = _open_db(settings)
+    with db.session() as session:
+        user = _user(db, session, email)
+        token = auth.rotate_api_token(session, user)
+        session.commit()
+    print(f"New API token for {user.email} (the previous one no longer works):")
+    print(token)
+
+
+def list_users(settings):
+    """One line per user: id, email, web sign-in, number of uploads, creation time."""
+    db = _open_db(settings)
+    with db.session() as session:
+        counts = dict(session.execute(select(Upload.user_id, func.count()).group_by(Upload.user_id)).all())
+        users = session.scalars(select(User).order_by(User.id)).all()
+    if not users:
+        print(f"No users yet: add one with `{PROG} add-user`.")
+    for user in users:
+        sign_in = "password" if user.password_hash else "no-password"
+        print(f"{user.id}\t{user.email}\t{sign_in}\t{counts.get(user.id, 0)} uploads\t{iso(user.created_at)}")
+
+
+def list_tasks(settings):
+    """One line per task: code, quota, name."""
+    db, catalog = _open_db(settings), load_catalog(settings.tasks_dir)
+    with db.session() as session:
+        for code in catalog.codes():
+            quota = catalog.quota(session, code)
+            name = catalog.definitions[code].get("name", "")
+            print(f"{code}\t{quota.threshold} uploads / {quota.hr_diff} h\t{name}")
+
+
+def set_quota(settings, task_code, threshold=None, hours=None, reset=False):
+    """Override a task's upload quota (or go back to the default with --reset)."""
+    db, catalog = _open_db(settings), load_catalog(settings.tasks_dir)
+    if task_code not in catalog:
+        raise UsageError(f"unknown task {task_code!r} (known: {', '.join(catalog.codes())})")
+    with db.session() as session:
+        if reset:
+            session.execute(delete(TaskQuota).where(TaskQuota.task_code == task_code))
+        else:
+            if threshold is None and hours is None:
+                raise UsageError("give --threshold N, --hours H or both (or --reset)")
+            if (threshold or 0) < 0 or (hours or 0) < 0:
+                raise UsageError("--threshold and --hours must be >= 0")
+            current = catalog.quota(session, task_code)  # what an option left out keeps
+            session.merge(TaskQuota(task_code=task_code,
+                                    threshold=current.threshold if threshold is None else threshold,
+                                    hr_diff=current.hr_diff if hours is None else hours))
+        session.commit()
+        quota = catalog.quota(session, task_code)
+    print(f"Task {task_code}: at most {quota.threshold} uploads per {quota.hr_diff} hours per user.")
+
+
+def _check_email(email):
+    email = email.strip().lower()
+    if "@" not in email or len(email) > 320 or any(c.isspace() for c in email):
+        raise UsageError(f"{email!r} is not an email address")
+    return email
+
+
+def _open_db(settings):
+    if not settings.data_dir.is_dir():
+        raise UsageError(f"data dir {settings.data_dir} does not exist",
+                         hint=f"create it, or start the server once: {PROG} run --data-dir {settings.data_dir}")
+    return open_database(settings.database_url)
+
+
+def _user(db, session, email):
+    user = db.user_by_email(session, email.strip().lower())
+    if user is None:
+        raise UsageError(f"no user with email {email}", hint=f"see `{PROG} list-users`")
+    return user

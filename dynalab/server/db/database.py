@@ -1,0 +1,45 @@
+"""Opening the database: an engine, a session factory, and the tables the models declare."""
+
+from sqlalchemy import create_engine, event, select
+from sqlalchemy.orm import sessionmaker
+
+from dynalab.errors import UsageError
+from dynalab.server.db.models import Base, User
+
+
+class Database:
+    """An engine plus a session factory; creates the tables it needs."""
+
+    def __init__(self, url):
+        self.url = url
+        is_sqlite = url.startswith("sqlite")
+        kwargs = {"connect_args": {"check_same_thread": False, "timeout": 30}} if is_sqlite else {}
+        self.engine = create_engine(url, **kwargs)
+        if is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        Base.metadata.create_all(self.engine)
+        self.session = sessionmaker(self.engine, expire_on_commit=False)
+
+    def user_by_email(self, session, email):
+        return session.scalar(select(User).where(User.email == email))
+
+    def dispose(self):
+        self.engine.dispose()
+
+
+def open_database(url):
+    """``Database(url)``, with a missing driver reported as a usage error."""
+    try:
+        return Database(url)
+    except ImportError as error:
+        raise UsageError(f"the database driver for {url.split(':', 1)[0]} is not installed ({error})",
+                         hint="install it, e.g. `pip install 'psycopg[binary]'` for PostgreSQL")
+
+
+def _sqlite_pragmas(connection, _record):
+    # WAL lets the admin commands write while the server reads; foreign keys
+    # are off by default in SQLite.
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

@@ -1,0 +1,5 @@
+"""What tests, benchmarks and demos use to run the real thing: ``server_process``.
+
+Standard library only, so that a client's environment can import it without
+the server's extra.
+"""
