@@ -30,7 +30,7 @@ setup(
     ],
     extras_require={
         "server": ["fastapi>=0.115", "uvicorn>=0.29", "sqlalchemy>=2.0", "python-multipart>=0.0.13",
-                   "itsdangerous>=2.0", "pydantic-settings>=2.3"],
+                   "itsdangerous>=2.0", "pydantic-settings>=2.3", "alembic>=1.13"],
         "postgres": ["psycopg[binary]>=3.1"],
         "test": ["pytest>=7"],
     },

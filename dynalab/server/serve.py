@@ -32,9 +32,13 @@ def serve(settings):
     with _data_dir_lock(settings):
         prepare_data_dir(settings)
         catalog = load_catalog(settings.tasks_dir)
+        sock = _listen(settings.host, settings.port)  # a busy port fails before anything is changed
         db = open_database(settings.database_url)
+        before, after = db.revisions
+        if before != after:
+            logging.getLogger("dynalab.server").info(
+                "database upgraded from revision %s to %s", before or "(empty)", after)
         app = create_app(settings, db=db, catalog=catalog)
-        sock = _listen(settings.host, settings.port)
         config = uvicorn.Config(
             app, log_level=log_level, timeout_graceful_shutdown=5, server_header=False,
             http=protocol_class(settings.header_timeout, settings.body_timeout),

@@ -1,14 +1,15 @@
-"""Opening the database: an engine, a session factory, and the tables the models declare."""
+"""Opening the database: an engine, a session factory, and the schema brought up to date."""
 
 from sqlalchemy import create_engine, event, select
 from sqlalchemy.orm import sessionmaker
 
 from dynalab.errors import UsageError
-from dynalab.server.db.models import Base, User
+from dynalab.server.db.migrate import upgrade
+from dynalab.server.db.models import User
 
 
 class Database:
-    """An engine plus a session factory; creates the tables it needs."""
+    """An engine plus a session factory, on a database upgraded to this version's schema."""
 
     def __init__(self, url):
         self.url = url
@@ -17,7 +18,7 @@ class Database:
         self.engine = create_engine(url, **kwargs)
         if is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        Base.metadata.create_all(self.engine)
+        self.revisions = upgrade(self.engine)  # (before, after): the server logs an upgrade
         self.session = sessionmaker(self.engine, expire_on_commit=False)
 
     def user_by_email(self, session, email):

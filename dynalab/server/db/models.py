@@ -1,13 +1,16 @@
-"""The server's records: users, their bearer tokens, uploads and task quotas.
+"""The server's records: users, their bearer tokens, uploads (the models), task quotas,
+datasets, the evaluation of each model on each dataset, the jobs that do the work,
+and the history of every state a model or evaluation went through.
 
-``Base.metadata`` is the whole schema. Times are stored as naive UTC (SQLite
+``Base.metadata`` is the whole schema; it changes only through a migration
+(``dynalab/server/db/migrations``), so a data dir of an earlier version upgrades. Times are stored as naive UTC (SQLite
 keeps no time zone); ``utcnow`` is the one clock every module uses, so
 records compare consistently.
 """
 
 from datetime import datetime, timezone
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -59,6 +62,11 @@ class Upload(Base):
     size: Mapped[int] = mapped_column(BigInteger)  # archives pass 2**31 bytes
     status: Mapped[str] = mapped_column(String(32), default="uploaded")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    # Set when the model ends `failed` (see dynalab.server.lifecycle).
+    failure_class: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    failure_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    failure_hint: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
     def as_json(self):
         return {
@@ -80,3 +88,77 @@ class TaskQuota(Base):
     task_code: Mapped[str] = mapped_column(String(100), primary_key=True)
     threshold: Mapped[int] = mapped_column(Integer)
     hr_diff: Mapped[int] = mapped_column(Integer)
+
+
+class Dataset(Base):
+    """Examples a task's models are evaluated on; the file is ``DATA_DIR/datasets/<sha256>.jsonl``."""
+
+    __tablename__ = "datasets"
+    __table_args__ = (UniqueConstraint("task_code", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_code: Mapped[str] = mapped_column(String(100), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    access: Mapped[str] = mapped_column(String(16), default="scoring")  # scoring | standard | hidden
+    weight: Mapped[float] = mapped_column(Float, default=5.0)
+    sha256: Mapped[str] = mapped_column(String(64))
+    examples: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Evaluation(Base):
+    """One model on one dataset: its progress and, once done, its metrics. A re-run replaces it."""
+
+    __tablename__ = "evaluations"
+    __table_args__ = (UniqueConstraint("model_id", "dataset_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("uploads.id", ondelete="CASCADE"), index=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | running | done | failed
+    metrics: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON {name: number}
+    examples_per_second: Mapped[float | None] = mapped_column(Float, nullable=True)
+    peak_memory_mb: Mapped[float | None] = mapped_column(Float, nullable=True)
+    worker: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Job(Base):
+    """A unit of work on a model: deploy it (``dataset_id`` NULL) or evaluate it on one dataset.
+
+    The job's state here is the source of truth; a worker holds a job through a
+    lease it renews with heartbeats, and a job whose lease expired is taken up again.
+    """
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("uploads.id", ondelete="CASCADE"), index=True)
+    dataset_id: Mapped[int | None] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default="queued", index=True)  # queued | running | done | failed
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    lease_token: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    worker: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    log: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class HistoryEntry(Base):
+    """One transition of a model (``dataset_id`` NULL) or of one of its evaluations, with its time."""
+
+    __tablename__ = "history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("uploads.id", ondelete="CASCADE"), index=True)
+    dataset_id: Mapped[int | None] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), nullable=True)
+    from_status: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    to_status: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -48,3 +48,27 @@ def test_uploads_and_the_quota_live_in_postgresql_across_a_restart(tmp_path):
         assert api.upload(bearer, model_archive()).status_code == 429
         assert len(api.models(bearer).json()) == 3
     assert not (tmp_path / "data" / "dynalab.sqlite3").exists()
+
+
+def test_the_migrations_build_the_models_schema_on_postgresql_too():
+    import sqlalchemy
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from dynalab.server.db.database import Database
+    from dynalab.server.db.models import Base
+
+    schema = f"migrations_{uuid.uuid4().hex[:12]}"  # a schema of its own: the database is shared
+    admin = sqlalchemy.create_engine(URL)
+    with admin.begin() as connection:
+        connection.execute(sqlalchemy.text(f"CREATE SCHEMA {schema}"))
+    try:
+        database = Database(f"{URL}?options=-csearch_path%3D{schema}")
+        with database.engine.connect() as connection:
+            assert connection.execute(sqlalchemy.text("select count(*) from alembic_version")).scalar() == 1
+            assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+        database.dispose()
+    finally:
+        with admin.begin() as connection:
+            connection.execute(sqlalchemy.text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
