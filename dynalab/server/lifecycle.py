@@ -108,6 +108,15 @@ def upload_received(session, model):
     queue_model(session, model, "received")
 
 
+def adopt(session, model):
+    """An upload still ``uploaded`` at start (recorded by 0.2.0, which evaluated nothing, or just
+    before a crash): its history begun if it has none, then queued."""
+    lock_model(session, model.id)
+    if not history_of(session, model.id):
+        session.add(HistoryEntry(model_id=model.id, from_status=None, to_status="uploaded", at=model.created_at))
+    queue_model(session, model, "queued at the server's start")
+
+
 def queue_model(session, model, detail):
     """``uploaded`` → ``queued``: its deploy job is queued, its datasets' evaluations pending."""
     lock_model(session, model.id)

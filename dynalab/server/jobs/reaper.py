@@ -45,7 +45,7 @@ def recover(db, worker):
         with db.session() as session:
             model = lifecycle.lock_model(session, model_id)
             if model is not None:
-                lifecycle.queue_model(session, model, "queued at the server's start")
+                lifecycle.adopt(session, model)
             session.commit()
     if taken_up or waiting:
         log.info("at start: %d unfinished jobs queued again, %d waiting uploads queued", taken_up, len(waiting))
