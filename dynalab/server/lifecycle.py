@@ -135,6 +135,8 @@ def deploying(session, model):
 def deployed(session, model):
     """``deploying`` → ``evaluating``, one evaluation job queued per dataset; no datasets: ``evaluated``."""
     lock_model(session, model.id)
+    if model.status == "queued":
+        deploying(session, model)  # the job did not say so first
     datasets = datasets_of(session, model.task_code)
     if not datasets:
         move_model(session, model, "evaluated", "deployed; its task has no datasets yet")
@@ -170,6 +172,8 @@ def evaluation_done(session, model, dataset_id, metrics, examples_per_second, pe
     """``running`` → ``done`` with its metrics (replacing earlier ones); the model ``evaluated`` if it was the last."""
     lock_model(session, model.id)
     evaluation = _evaluation(session, model.id, dataset_id)
+    if evaluation is not None and evaluation.status == "pending":
+        evaluation_started(session, model, dataset_id)  # the job did not say so first
     if evaluation is None or not move_evaluation(session, evaluation, "done", _summary(metrics)):
         return
     evaluation.metrics = json.dumps(metrics, sort_keys=True)

@@ -187,3 +187,14 @@ def test_evaluations_finishing_at_once_leave_the_model_evaluated(parts):
             thread.join()
         assert parts.model(model_id).status == "evaluated"
         assert statuses(parts, model_id).count("evaluated") == 1
+
+
+def test_the_readme_shows_the_states_and_the_failure_classes_the_lifecycle_has():
+    from pathlib import Path
+
+    from dynalab.server.jobs.protocol import FAILURE_CLASSES
+
+    readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8").split())
+    assert f"`{' → '.join(state for state in lifecycle.MODEL_STATES if state != 'failed')}`, or `failed`" in readme
+    assert ", ".join(f"`{name}`" for name in FAILURE_CLASSES[:-1]) + f" or `{FAILURE_CLASSES[-1]}`" in readme
+    assert ", ".join(f"`{state}`" for state in lifecycle.EVALUATION_STATES[:-1]) in readme
