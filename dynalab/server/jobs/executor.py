@@ -14,6 +14,7 @@ import hashlib
 import logging
 import socket
 import threading
+import time
 from typing import Protocol
 
 from dynalab.server.db.models import Dataset, iso, utcnow
@@ -83,8 +84,9 @@ class EmbeddedExecutor:
     def stop(self, timeout=STOP_SECONDS):
         self._stopping.set()
         self.wake()
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
         self._threads = []
 
     def __enter__(self):
@@ -110,7 +112,10 @@ class EmbeddedExecutor:
                 log.exception("could not claim a job (trying again in %s s)", self.poll_seconds)
                 ticket = None
             if ticket is not None:
-                self._run(ticket)
+                try:
+                    self._run(ticket)
+                except Exception:  # the database failing us: the job's lease runs out, the reaper takes it up
+                    log.exception("job %d: could not record how it ended", ticket.job_id)
                 continue
             with self._queued:
                 if self._wakes == wakes and not self._stopping.is_set():
