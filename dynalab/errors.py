@@ -1,29 +1,11 @@
 """Every error Dynalab reports to a user, and the exit code each maps to.
 
 ``str(error)`` is the one line the user sees; ``hint`` is what to do about it.
-``user_message`` renders both; the workflow's tasks turn an error into
-invoke's ``Exit`` with the class's exit code (so plain ``invoke`` reports it
-the same way), and ``dynalab.cli`` does so for errors raised outside a task.
-Nothing else calls ``sys.exit``.
+``dynalab.cli.main`` is the one place that turns them into output and exit
+codes (for ``dynalab-cli``, and for plain ``invoke`` running a project's own
+tasks.py). Nothing else calls ``sys.exit``. Standard library only: the
+runtime next to the model is shipped with this module.
 """
-
-
-import os
-
-DEBUG_ENV = "DYNALAB_DEBUG"
-
-
-def debugging():
-    """True when tracebacks were asked for (``--debug`` or ``DYNALAB_DEBUG=1``)."""
-    return os.environ.get(DEBUG_ENV, "").strip().lower() in ("1", "true", "yes")
-
-
-def user_message(error):
-    """The lines a user sees for ``error``: what is wrong, then what to do."""
-    lines = [f"error: {error}"]
-    if getattr(error, "hint", None):
-        lines.append(f"hint: {error.hint}")
-    return "\n".join(lines)
 
 
 class DynalabError(Exception):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import dynalab.workflow
 
-from dynalab.config_schema import describe
+from dynalab.project.schema import describe
 from dynalab.errors import EXIT_CODES
 
 REPO = Path(__file__).resolve().parent.parent

@@ -3,7 +3,8 @@
     python -m dynalab.runtime.probe SPEC (--url URL | --port-file PATH)
         [--startup-timeout S] [--request-timeout S]
 
-Waits until ``GET /ping`` says Healthy, then sends every mock datapoint to
+Waits until ``GET /ping`` says Healthy, then sends every mock datapoint (or
+each example the spec names) to
 ``POST /predictions/<model_name>`` (batched mode: one request whose body holds
 one JSON line per datapoint) and judges each response with the same checks as
 the local runner. Events (see ``dynalab.runtime.protocol``) go to stdout.
@@ -21,7 +22,8 @@ import urllib.error
 import urllib.request
 
 from dynalab.runtime import checks
-from dynalab.runtime.protocol import TIMEOUT_HINTS, Event, Health, Reason, SpecError, Stage, emit, load_spec
+from dynalab.runtime.protocol import TIMEOUT_HINTS, Event, Health, Reason, SpecError, Stage, emit, examples_of, load_spec
+from dynalab.tasks.task_io import TaskIO
 
 POLL_SECONDS = 0.25
 
@@ -88,14 +90,12 @@ class Probe:
 
     def run(self, url=None, port_file=None):
         """Wait for health, send the datapoints; returns the exit status."""
-        from dynalab.tasks.task_io import TaskIO
-
         try:
             self.taskio = TaskIO.from_definition(self.spec["task"], source="task of the run spec")
         except (ValueError, LookupError) as error:
             self.emit(Event.ERROR, stage=Stage.SPEC, reason=Reason.BAD_SPEC, message=str(error), traceback="")
             return 2
-        examples = self.taskio.mock_datapoints
+        examples = examples_of(self.spec, self.taskio)
         total = len(examples)
         self.emit(Event.START, model_name=self.spec["model_name"], total=total, batched=self.spec["batched"], url=url)
         client = self._wait_until_healthy(url, port_file)

@@ -5,7 +5,7 @@ import os
 import pytest
 import yaml
 
-from dynalab.fingerprint import HashCache
+from dynalab.steps.cache.fingerprint import HashCache
 
 INIT = ["init", "-n", "m", "-t", "nli", "--model-checkpoint", "model.pt", "--handler", "handler.py"]
 
@@ -98,7 +98,7 @@ def test_handler_crash_in_initialize_shows_its_traceback(make_project, cli):
 
 
 def test_hash_cache_hashes_an_unchanged_file_once(tmp_path, monkeypatch):
-    import dynalab.fingerprint as fingerprint
+    import dynalab.steps.cache.fingerprint as fingerprint
 
     weights = tmp_path / "model.pt"
     weights.write_bytes(b"x" * 4096)

@@ -6,8 +6,8 @@ import sys
 
 import yaml
 
-from dynalab.project import Project
-from dynalab.size_check import warn_if_too_big
+from dynalab.packaging.selection import scan
+from dynalab.packaging.size_check import warn_if_too_big
 
 
 def test_batched_handler_passes_local_and_integrated_tests(make_project, cli):
@@ -30,14 +30,14 @@ def test_size_warning_counts_nested_files_and_names_the_largest(make_project):
     (project_root / "data" / "train.txt").write_bytes(b"0" * 3000)
     config = {"handler": "handler.py", "checkpoint": "model.pt", "model_files": [], "exclude": [], "task": "nli"}
     lines = []
-    total = warn_if_too_big(Project(project_root), "m", config, out=lines.append, limit=5000)
+    total = warn_if_too_big(scan(project_root.resolve(), "m", config), "m", out=lines.append, limit=5000)
     assert total > 9000
     assert len(lines) == 1
     assert "checkpoints" in lines[0] and "data" in lines[0] and "exclude" in lines[0]
     assert lines[0].index("checkpoints") < lines[0].index("data"), "largest first"
     lines.clear()
     config["exclude"] = ["checkpoints", "data"]
-    warn_if_too_big(Project(project_root), "m", config, out=lines.append, limit=5000)
+    warn_if_too_big(scan(project_root.resolve(), "m", config), "m", out=lines.append, limit=5000)
     assert lines == []
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dynalab import settings
-from dynalab.config import load_config
-from dynalab.isolation import docker_image
+from dynalab.project import settings
+from dynalab.project.config import load_config
+from dynalab.isolation.docker import image as docker_image
 from dynalab.isolation.wheels import wheelhouse
 from dynalab.project import Project
 

@@ -3,7 +3,7 @@
 import pytest
 
 from dynalab.errors import IntegratedTestFailed
-from dynalab.isolation import docker_image
+from dynalab.isolation.docker import image as docker_image
 from isolation_support import NAME, snapshot
 
 pytestmark = pytest.mark.docker
