@@ -26,11 +26,11 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "nli-bow"
 sys.path.insert(0, str(REPO))
 
-from dynalab.project.config import save_config, validate_config  # noqa: E402
-from dynalab.steps.integrated_test import run_integrated_test  # noqa: E402
 from dynalab.packaging import build_archive  # noqa: E402
 from dynalab.project import Project  # noqa: E402
+from dynalab.project.config import save_config, validate_config  # noqa: E402
 from dynalab.project.task_definitions import write_packaged_copy  # noqa: E402
+from dynalab.steps.actions.integrated_test import run_integrated_test  # noqa: E402
 from dynalab.tasks.registry import load_builtin  # noqa: E402
 
 NAME = "bench"

@@ -42,6 +42,19 @@ def make_project(tmp_path):
     return make
 
 
+CONTRACT_NLI_INIT = ["init", "-n", "m", "-t", "nli", "--model-checkpoint", "model.pt", "--handler", "handler.py",
+                     "--model-files", "labels.json,rules.py"]
+
+
+@pytest.fixture
+def contract_nli(make_project, cli):
+    """The contract-nli fixture project (no torch needed), initialised as model ``m``."""
+    project = make_project("contract-nli")
+    result = cli(*CONTRACT_NLI_INIT, cwd=project)
+    assert result.returncode == 0, result.stderr
+    return project
+
+
 @pytest.fixture
 def cli(tmp_path):
     """Run ``dynalab-cli`` as a user would: a real process, no terminal on stdin."""

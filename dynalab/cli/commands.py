@@ -71,13 +71,13 @@ class Command(Task):
         return [(step, {name: value for name, value in given.items() if name in own})]
 
 
-def commands(on_error=None):
-    """{word: Command} of every command and alias, in workflow order."""
+def commands(on_error=None, steps=STEPS):
+    """{word: Command} of every command and alias of ``steps``, in their order."""
     found = {}
-    for step in STEPS:
+    for step in steps:
         found.setdefault(step.word, []).append(step)
-    made = {word: Command(word, steps, on_error) for word, steps in found.items()}
-    for step in STEPS:
+    made = {word: Command(word, declared, on_error) for word, declared in found.items()}
+    for step in steps:
         for alias in step.aliases:
             made[alias] = Command(alias, [step], on_error)
     return made

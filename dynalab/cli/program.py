@@ -23,7 +23,8 @@ class DynalabProgram(Program):
 
     def __init__(self):
         self.commands = commands()
-        super().__init__(namespace=Collection(*self.commands.values()), name="Dynalab", binary="dynalab-cli", version=dynalab.__version__,
+        super().__init__(namespace=Collection(*self.commands.values()), name="Dynalab", binary="dynalab-cli",
+                         binary_names=["dynalab-cli"], version=dynalab.__version__,
                          executor_class=StepsExecutor)
 
     def core_args(self):
@@ -103,7 +104,7 @@ def _config_fields():
 
 
 def _settings_in_effect():
-    from dynalab.steps.doctor import settings_lines
+    from dynalab.steps.actions.doctor import settings_lines
 
     lines = ["Settings in effect without a model's config (`dynalab-cli doctor` says where each comes from):"]
     try:

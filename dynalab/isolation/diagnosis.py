@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dynalab.files import relative_inside
+from dynalab.isolation.launcher import LAUNCHER, SERVER
 from dynalab.packaging.selection import ExcludeRules
 from dynalab.runtime import hints
 from dynalab.runtime.model_dir import placed_name
@@ -78,8 +79,8 @@ def diagnose(outcome, project_root, config, name=None):
             event.get("hint") or "the full traceback is in the log",
             _last_traceback_lines(event.get("traceback", "")),
         )
-    exited = [line for line in outcome.other_lines if line.startswith("launcher| the model server")]
-    cause = exited[-1][len("launcher| "):] if exited else f"the run ended with status {outcome.exit_code} before the test finished"
+    exited = [line for line in outcome.other_lines if line.startswith(LAUNCHER + "the model server")]
+    cause = exited[-1][len(LAUNCHER):] if exited else f"the run ended with status {outcome.exit_code} before the test finished"
     return Diagnosis(cause, "the last lines of the model's output are shown above; the full output is in the log", _tail(outcome.other_lines))
 
 
@@ -90,7 +91,7 @@ def _failure_texts(errors, outcome):
         if event.get("reason") in PROBE_REASONS:
             continue  # about the probe's own connection to the server, not the handler
         texts.append("\n".join(filter(None, [event.get("traceback"), event.get("message")])))
-    server = "\n".join(line[len("server| "):] for line in outcome.other_lines if line.startswith("server| "))
+    server = "\n".join(line[len(SERVER):] for line in outcome.other_lines if line.startswith(SERVER))
     return [text for text in texts + [server] if text.strip()]
 
 

@@ -3,6 +3,7 @@
 import collections
 from dataclasses import dataclass, field
 
+from dynalab.isolation.launcher import PROBE
 from dynalab.runtime.protocol import Event, read_events
 
 KEPT_LINES = 5000  # of the model's own output; the full output is in the log file
@@ -26,8 +27,8 @@ class RunOutcome:
 
     def add_line(self, line):
         """Sort one launcher output line: the probe's events, or everything else."""
-        if line.startswith("probe| "):
-            self.probe_lines.append(line[len("probe| "):])
+        if line.startswith(PROBE):
+            self.probe_lines.append(line[len(PROBE):])
         else:
             self.other_lines.append(line)
 

@@ -23,7 +23,7 @@ API_URL = Flag("api_url", "Evaluation server (default: $DYNALAB_API_URL, the con
 STEPS = (
     Step(
         "init", "Init", "Create the config of a model (and a handler from the template if missing).",
-        action="dynalab.steps.init:run", model=False,
+        action="dynalab.steps.actions.init:run", model=False,
         flags=(
             Flag("name", "Name of the model (lowercase letters, digits and dashes).", short="n", value="NAME"),
             Flag("task", "Task code (nli, qa, sentiment, hs, vqa, or one from your server).", short="t", value="TASK"),
@@ -50,7 +50,7 @@ STEPS = (
     ),
     Step(
         "predict", "Predict", "Run the handler on your own input and check its response against the task.",
-        action="dynalab.steps.predict:run", prepare="dynalab.steps.predict:examples",
+        action="dynalab.steps.actions.predict:run", prepare="dynalab.steps.actions.predict:examples",
         needs=(Need("package", when="integrated"),),
         flags=(
             Flag("input", "One example, as a JSON object of the task's inputs (a uid is added if missing).",
@@ -69,7 +69,7 @@ STEPS = (
     ),
     Step(
         "local_test", "Local test", "Run the handler on the task's mock inputs in your own environment.",
-        action="dynalab.steps.local_test:run", skipped="dynalab.steps.local_test:skipped",
+        action="dynalab.steps.actions.local_test:run", skipped="dynalab.steps.actions.local_test:skipped",
         command="test", switch=Flag("local", "Run only the local test (in your own environment).", short="l",
                                     kind=bool, default=False),
         aliases=("local-test",),
@@ -79,7 +79,7 @@ STEPS = (
     ),
     Step(
         "package", "Package", "Build the archive exactly as upload will send it; print its path, size and sha256.",
-        action="dynalab.steps.package:run",
+        action="dynalab.steps.actions.package:run",
         flags=(Flag("list", "List the files in the package.", short="l", kind=bool, default=False),
                Flag("force", "Rebuild even if unchanged.", short="f", kind=bool, default=False)),
         examples=("dynalab-cli package -n my-model --list",),
@@ -87,8 +87,8 @@ STEPS = (
     ),
     Step(
         "integrated_test", "Integrated test", "Serve the packaged model in an isolated environment and test it over HTTP.",
-        action="dynalab.steps.integrated_test:run", prepare="dynalab.steps.integrated_test:backend",
-        skipped="dynalab.steps.integrated_test:skipped",
+        action="dynalab.steps.actions.integrated_test:run", prepare="dynalab.steps.actions.integrated_test:backend",
+        skipped="dynalab.steps.actions.integrated_test:skipped",
         command="test", aliases=("integrated-test",),
         needs=(Need("local_test"), Need("package")),
         covers=("dynalab", "archive", "backend", "settings", "torch", "recipe", "base_image", "wheelhouse"),
@@ -99,7 +99,7 @@ STEPS = (
     ),
     Step(
         "login", "Login", "Check your API token with the evaluation server and save it (~/.dynalab/secrets.json, mode 0600).",
-        action="dynalab.steps.login:login", model=False,
+        action="dynalab.steps.actions.login:login", model=False,
         flags=(
             Flag("token", "The API token (for CI; prefer --token-stdin or $DYNALAB_API_TOKEN: flags show in `ps`).",
                  short="t", value="TOKEN"),
@@ -112,7 +112,7 @@ STEPS = (
     ),
     Step(
         "upload", "Upload", "Send the tested package to the evaluation server (runs the tests first if needed).",
-        action="dynalab.steps.upload:run", prepare="dynalab.steps.upload:destination",
+        action="dynalab.steps.actions.upload:run", prepare="dynalab.steps.actions.upload:destination",
         needs=(Need("integrated_test", passes=("backend",)),),
         flags=(
             Flag("force", "Upload even if this exact package was uploaded before (uses quota).", short="f",
@@ -129,12 +129,12 @@ STEPS = (
         more="It sends the token of your `login` (or $DYNALAB_API_TOKEN), only to the server that accepted it.",
         uses=("settings",),
     ),
-    Step("logout", "Logout", "Forget the saved API token.", action="dynalab.steps.login:logout", model=False,
+    Step("logout", "Logout", "Forget the saved API token.", action="dynalab.steps.actions.login:logout", model=False,
          examples=("dynalab-cli logout",)),
     Step(
         "doctor", "Doctor", "Show the settings in effect and where each comes from, and whether Docker, "
         "unshare/bwrap and a torch wheel are usable.",
-        action="dynalab.steps.doctor:run", model=False,
+        action="dynalab.steps.actions.doctor:run", model=False,
         flags=(Flag("name", "Include this model's config (default: the only model here, if there is one).",
                     short="n", value="NAME"),),
         examples=("dynalab-cli doctor", "dynalab-cli doctor -n my-model"),

@@ -240,3 +240,23 @@ def test_a_config_that_is_a_folder_is_a_config_error(make_project, cli):
     config.mkdir()
     result = cli("test", "--local", "-n", "m", cwd=project)
     assert_one_clear_error(result, 2, f"{config}: is a folder, not a file", "dynalab-cli init -n m")
+
+
+def test_debug_travels_as_an_argument_and_shows_the_traceback(make_project, monkeypatch, capsys):
+    import signal
+
+    from dynalab.cli.main import main
+
+    project = make_project("contract-nli")
+    monkeypatch.chdir(project)
+    monkeypatch.delenv("DYNALAB_DEBUG", raising=False)
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        with pytest.raises(SystemExit) as exited:
+            main(["dynalab-cli", "test", "--local", "--debug", "-n", "missing"])
+    finally:
+        signal.signal(signal.SIGTERM, handler)  # main() installs its own for the CLI's process
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "error: model 'missing' is not initialised" in err
+    assert "DYNALAB_DEBUG" not in os.environ, "--debug is main()'s argument, not the environment's"

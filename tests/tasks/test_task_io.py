@@ -407,3 +407,18 @@ def test_rootpath_comes_from_the_environment(tmp_path):
     code = "from dynalab.tasks.task_io import ROOTPATH; print(ROOTPATH)"
     assert run_python(code, DYNALAB_ROOTPATH=str(tmp_path)).strip() == str(tmp_path)
     assert run_python(code, DYNALAB_ROOTPATH="").strip() == str(REPO)
+
+
+def test_rootpath_is_read_when_asked_for_not_when_task_io_was_first_imported(tmp_path):
+    code = (
+        "import os, json\n"
+        "from dynalab.tasks import task_io\n"
+        "from dynalab.handler import base_handler\n"
+        "before = task_io.ROOTPATH\n"
+        f"os.environ['DYNALAB_ROOTPATH'] = {str(tmp_path)!r}\n"
+        "from dynalab.tasks.task_io import ROOTPATH\n"
+        "print(json.dumps([before, task_io.ROOTPATH, ROOTPATH, base_handler.ROOTPATH]))"
+    )
+    before, after, imported, from_base = json.loads(run_python(code, DYNALAB_ROOTPATH=""))
+    assert before == str(REPO)
+    assert after == imported == from_base == str(tmp_path)

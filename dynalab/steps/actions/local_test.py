@@ -9,7 +9,7 @@ expected, got) with its hint. The handler's own output goes to
 from dynalab.errors import LocalTestFailed
 from dynalab.packaging.size_check import warn_if_too_big
 from dynalab.runtime.protocol import Event
-from dynalab.steps.handler_process import problem_lines, run_handler, short, show_error
+from dynalab.steps.actions.handler_process import problem_lines, run_handler, short, show_error
 from dynalab.steps.results import Outcome
 
 

@@ -9,9 +9,6 @@ import yaml
 
 from dynalab.server.process import ServerProcess
 
-INIT = ["init", "-n", "m", "-t", "nli", "--model-checkpoint", "model.pt", "--handler", "handler.py",
-        "--model-files", "labels.json,rules.py"]
-
 
 @pytest.fixture
 def server(tmp_path):
@@ -20,10 +17,8 @@ def server(tmp_path):
 
 
 @pytest.fixture
-def tested_project(make_project, cli):
-    project = make_project("contract-nli")
-    assert cli(*INIT, cwd=project).returncode == 0
-    return project
+def tested_project(contract_nli):
+    return contract_nli
 
 
 def test_login_checks_the_token_and_saves_it_private(server, cli, tmp_path):

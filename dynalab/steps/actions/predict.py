@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 from dynalab.errors import IntegratedTestFailed, LocalTestFailed, UsageError
 from dynalab.runtime.protocol import Event
-from dynalab.steps.handler_process import problem_lines, run_handler, short, show_error
+from dynalab.steps.actions.handler_process import problem_lines, run_handler, short, show_error
 from dynalab.steps.results import Outcome
 from dynalab.tasks.task_io import TaskIO
 
@@ -36,7 +36,7 @@ def examples(run):
     checked = [_checked(example, where, taskio, model) for example, where in found]
     backend = None
     if flags.integrated:
-        from dynalab.steps.integrated_test import backend as chosen_backend
+        from dynalab.steps.actions.integrated_test import backend as chosen_backend
 
         backend = chosen_backend(run)
     return SimpleNamespace(examples=checked, backend=backend)
@@ -81,7 +81,7 @@ def _locally(run, chosen, log_path):
 
 
 def _in_isolation(run, chosen, log_path):
-    from dynalab.steps.integrated_test import failure, run_packaged
+    from dynalab.steps.actions.integrated_test import failure, run_packaged
 
     model, archive = run.model, run.result("package").value
     outcome = run_packaged(model.project.root, model.name, model.config, chosen.backend, archive, log_path, run.out,
