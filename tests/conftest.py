@@ -56,6 +56,15 @@ def contract_nli(make_project, cli):
 
 
 @pytest.fixture
+def server(tmp_path):
+    """A real evaluation server (``dynalab-server``) on 127.0.0.1, its data in ``tmp_path``, stopped after the test."""
+    from dynalab.server.process import ServerProcess
+
+    with ServerProcess(tmp_path / "server-data") as running:
+        yield running
+
+
+@pytest.fixture
 def cli(tmp_path):
     """Run ``dynalab-cli`` as a user would: a real process, no terminal on stdin."""
     home = tmp_path / "home"

@@ -20,6 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 
 from dynalab.runtime import checks
 from dynalab.runtime.protocol import TIMEOUT_HINTS, Event, Health, Reason, SpecError, Stage, emit, examples_of, load_spec
@@ -75,14 +76,16 @@ def _json(payload):
     return value if isinstance(value, dict) else {}
 
 
+@dataclass
 class Probe:
-    """One probe run: events out, tally kept."""
+    """One probe run: events out (to the ``events`` stream), tally kept."""
 
-    def __init__(self, spec, events, startup_timeout, request_timeout):
-        self.spec = spec
-        self.events = events
-        self.startup_timeout = startup_timeout
-        self.request_timeout = request_timeout
+    spec: dict
+    events: object
+    startup_timeout: float
+    request_timeout: float
+
+    def __post_init__(self):
         self.tally = checks.Tally(self.emit)
 
     def emit(self, kind, **fields):

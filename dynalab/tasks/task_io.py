@@ -15,16 +15,8 @@ from pathlib import Path
 from dynalab.tasks import annotations, first_api_rules
 from dynalab.tasks.annotations import MISSING, Problem, show
 from dynalab.tasks.signatures import SECRET_ENV, Rules, signature_digest
-from dynalab.tasks.registry import (
-    TASK_CODE_PATTERN,
-    Issue,
-    TaskDefinitionError,
-    UnknownTask,
-    builtin_task_codes,
-    load_builtin,
-    load_task_file,
-    validate_definition,
-)
+from dynalab.tasks.registry import TASK_CODE_PATTERN, Issue, TaskDefinitionError, UnknownTask
+from dynalab.tasks.registry import builtin_task_codes, load_builtin, load_task_file, validate_definition
 
 __all__ = [
     "ROOTPATH",

@@ -7,8 +7,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dynalab.server.process import ServerProcess
-
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 
 FIELDS = {"step", "model", "status", "started_at", "seconds", "fingerprint", "passed_at", "needed", "error"}
@@ -33,11 +31,10 @@ def project(contract_nli):
     return contract_nli
 
 
-def test_a_ci_script_gets_two_objects_the_first_skipped_when_cached(project, cli, tmp_path):
+def test_a_ci_script_gets_two_objects_the_first_skipped_when_cached(project, cli, server):
     assert cli("test", "--local", "-n", "m", cwd=project).returncode == 0
-    with ServerProcess(tmp_path / "server") as server:
-        env = {"DYNALAB_API_URL": server.url, "DYNALAB_API_TOKEN": server.add_user("ci@example.org")}
-        result = cli("test", "--local", "-n", "m", "--json", "upload", "-n", "m", "--json", cwd=project, env=env)
+    env = {"DYNALAB_API_URL": server.url, "DYNALAB_API_TOKEN": server.add_user("ci@example.org")}
+    result = cli("test", "--local", "-n", "m", "--json", "upload", "-n", "m", "--json", cwd=project, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     tested, uploaded = objects(result)
     state = yaml.safe_load((project / ".dynalab" / "m" / "state.yaml").read_text())

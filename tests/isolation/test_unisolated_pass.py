@@ -9,8 +9,6 @@ import os
 import pytest
 import yaml
 
-from dynalab.server.process import ServerProcess
-
 INIT = ["init", "-n", "m", "-t", "nli", "--model-checkpoint", "model.pt", "--handler", "handler.py",
         "--model-files", "labels.json,rules.py"]
 
@@ -25,12 +23,6 @@ def no_namespaces(tmp_path):
         stub.write_text("#!/bin/sh\necho \"$0: operation not permitted\" >&2\nexit 1\n")
         stub.chmod(0o755)
     return {"PATH": os.pathsep.join([str(stubs), os.environ["PATH"]])}
-
-
-@pytest.fixture
-def server(tmp_path):
-    with ServerProcess(tmp_path / "server-data") as running:
-        yield running
 
 
 def integrated_record(project):

@@ -35,6 +35,13 @@ class Terminal:
     def type(self, line):
         os.write(self.master, (line + "\n").encode())
 
+    def converse(self, *exchanges):
+        """Wait for each prompt and type its answer: ``(prompt, answer)``, or ``(text,)`` to wait only."""
+        for prompt, *answer in exchanges:
+            self.expect(prompt)
+            if answer:
+                self.type(answer[0])
+
     def wait(self):
         code = self.process.wait(timeout=60)
         os.close(self.master)
@@ -47,20 +54,16 @@ def test_interactive_init_prompts_like_the_original(make_project, tmp_path):
     (project / "requirements.txt").write_text("numpy\n")
     env = {k: v for k, v in os.environ.items() if k != "CI"}
     term = Terminal([sys.executable, "-m", "dynalab.cli", "init", "-n", "m"], cwd=project, env=env)
-    term.expect("Which task is the model for?")
-    term.expect("Enter a number")
-    term.type("nli")
-    term.expect("Path to the model checkpoint")
-    term.type("model.pt")
-    term.expect("press enter to create a template handler")
-    term.type("")
-    term.expect("requirements.txt found")
-    term.type("y")
-    term.expect("Extra model files")
-    term.type("vocab.json, labels.py")
-    term.expect("exclude")
-    term.type("train.py")
-    term.expect("Initialised model 'm'")
+    term.converse(
+        ("Which task is the model for?",),
+        ("Enter a number", "nli"),
+        ("Path to the model checkpoint", "model.pt"),
+        ("press enter to create a template handler", ""),
+        ("requirements.txt found", "y"),
+        ("Extra model files", "vocab.json, labels.py"),
+        ("exclude", "train.py"),
+        ("Initialised model 'm'",),
+    )
     assert term.wait() == 0
     config = yaml.safe_load((project / ".dynalab" / "m" / "config.yaml").read_text())
     assert config["requirements"] is True
@@ -106,17 +109,15 @@ def test_a_typo_in_an_interactive_answer_asks_that_question_again(make_project):
     env = {k: v for k, v in os.environ.items() if k != "CI"}
     term = Terminal([sys.executable, "-m", "dynalab.cli", "init", "-n", "m", "-t", "nli",
                      "--model-checkpoint", "model.pt", "--handler", "handler.py"], cwd=project, env=env)
-    term.expect("Extra model files")
-    term.type("vocab.json, labls.py")
-    term.expect("`model_files[1]` names 'labls.py', which does not exist")
-    term.expect("Please answer again.")
-    term.type("vocab.json, labels.py")
-    term.expect("exclude")
-    term.type("vocab.json")
-    term.expect("`exclude[0]` = 'vocab.json' excludes 'vocab.json', which the model needs")
-    term.expect("Please answer again.")
-    term.type("train.py")
-    term.expect("Initialised model 'm'")
+    term.converse(
+        ("Extra model files", "vocab.json, labls.py"),
+        ("`model_files[1]` names 'labls.py', which does not exist",),
+        ("Please answer again.", "vocab.json, labels.py"),
+        ("exclude", "vocab.json"),
+        ("`exclude[0]` = 'vocab.json' excludes 'vocab.json', which the model needs",),
+        ("Please answer again.", "train.py"),
+        ("Initialised model 'm'",),
+    )
     assert term.wait() == 0
     config = yaml.safe_load((project / ".dynalab" / "m" / "config.yaml").read_text())
     assert config["model_files"] == ["vocab.json", "labels.py"]

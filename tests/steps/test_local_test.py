@@ -16,44 +16,36 @@ def init(cli, project, *model_files):
     assert result.returncode == 0, result.stderr
 
 
+def passes(cli, project, *flags):
+    """Run the local test of model m; it must pass (exit 0). Its output."""
+    result = cli("test", "--local", "-n", "m", *flags, cwd=project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
 def test_example_passes_then_skips_then_reruns_after_edit(make_project, cli):
     project = make_project("example")
     init(cli, project, "vocab.json", "labels.py")
-    first = cli("test", "--local", "-n", "m", cwd=project)
-    assert first.returncode == 0, first.stdout + first.stderr
-    assert "Local test passed" in first.stdout
-
-    second = cli("test", "--local", "-n", "m", cwd=project)
-    assert second.returncode == 0
-    assert "skipped" in second.stdout and "Local test passed" not in second.stdout
-
+    assert "Local test passed" in passes(cli, project)
+    second = passes(cli, project)
+    assert "skipped" in second and "Local test passed" not in second
     with open(project / "handler.py", "a") as f:
         f.write("\n# an edit\n")
-    third = cli("test", "--local", "-n", "m", cwd=project)
-    assert third.returncode == 0
-    assert "Local test passed" in third.stdout
+    assert "Local test passed" in passes(cli, project)
 
 
-def test_project_written_for_the_original_contract_passes(make_project, cli):
-    project = make_project("contract-nli")
-    init(cli, project, "labels.json", "rules.py")
-    result = cli("test", "--local", "-n", "m", cwd=project)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Local test passed" in result.stdout
+def test_project_written_for_the_original_contract_passes(contract_nli, cli):
+    assert "Local test passed" in passes(cli, contract_nli)
 
 
-def test_force_reruns_a_cached_pass(make_project, cli):
-    project = make_project("contract-nli")
-    init(cli, project, "labels.json", "rules.py")
-    assert cli("test", "--local", "-n", "m", cwd=project).returncode == 0
-    result = cli("test", "--local", "-n", "m", "--force", cwd=project)
-    assert "Local test passed" in result.stdout
+def test_force_reruns_a_cached_pass(contract_nli, cli):
+    passes(cli, contract_nli)
+    assert "Local test passed" in passes(cli, contract_nli, "--force")
 
 
-def test_cached_rerun_does_not_import_torch(make_project, cli, tmp_path):
-    project = make_project("contract-nli")
-    init(cli, project, "labels.json", "rules.py")
-    assert cli("test", "--local", "-n", "m", cwd=project).returncode == 0
+def test_cached_rerun_does_not_import_torch(contract_nli, cli, tmp_path):
+    project = contract_nli
+    passes(cli, project)
     # A torch that cannot be imported: a cached rerun must not notice it.
     poisoned = tmp_path / "poisoned"
     (poisoned / "torch").mkdir(parents=True)
@@ -116,19 +108,23 @@ def test_hash_cache_hashes_an_unchanged_file_once(tmp_path, monkeypatch):
     assert len(calls) == 2
 
 
-def set_timeouts(project, **timeouts):
+def timed_out(make_project, cli, case, within, **timeouts):
+    """The local test of fixture project ``case`` with these config ``timeouts``: it must fail
+    (exit 3) well ``within`` the seconds its handler would take."""
+    project = make_project(case)
+    init(cli, project)
     path = project / ".dynalab" / "m" / "config.yaml"
     config = yaml.safe_load(path.read_text())
     config["integrated_test"].update(timeouts)
     path.write_text(yaml.safe_dump(config))
+    result = cli("test", "--local", "-n", "m", cwd=project, timeout=within)
+    assert result.returncode == 3, result.stdout + result.stderr
+    return project, result
 
 
 def test_a_handler_that_never_answers_fails_after_the_request_timeout(make_project, cli):
-    project = make_project("hangs-on-request")
-    init(cli, project)
-    set_timeouts(project, request_timeout=2)
-    result = cli("test", "--local", "-n", "m", cwd=project, timeout=120)  # the handler would sleep an hour
-    assert result.returncode == 3, result.stdout + result.stderr
+    # The handler would sleep an hour.
+    project, result = timed_out(make_project, cli, "hangs-on-request", within=120, request_timeout=2)
     assert "Local test failed in datapoint: no answer from the handler within 2s (datapoint 0)" in result.stderr
     assert "hint: if the model is this slow, raise `integrated_test.request_timeout` in the model config" in result.stderr
     pid = int((project / "handler.pid").read_text())
@@ -139,10 +135,6 @@ def test_a_handler_that_never_answers_fails_after_the_request_timeout(make_proje
 
 
 def test_a_handler_that_loads_too_long_fails_after_the_startup_timeout(make_project, cli):
-    project = make_project("slow-load")
-    init(cli, project)
-    set_timeouts(project, startup_timeout=3)
-    result = cli("test", "--local", "-n", "m", cwd=project, timeout=50)  # it would load for a minute
-    assert result.returncode == 3, result.stdout + result.stderr
+    _, result = timed_out(make_project, cli, "slow-load", within=50, startup_timeout=3)  # it would load for a minute
     assert "Local test failed in load: the handler was not loaded within the startup timeout of 3s" in result.stderr
     assert "hint: if the model needs longer to load, raise `integrated_test.startup_timeout` in the model config" in result.stderr

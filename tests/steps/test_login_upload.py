@@ -1,19 +1,12 @@
 """`login` and `upload` against a real evaluation server process on 127.0.0.1."""
 
 import stat
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 import yaml
 
-from dynalab.server.process import ServerProcess
-
-
-@pytest.fixture
-def server(tmp_path):
-    with ServerProcess(tmp_path / "server-data") as running:
-        yield running
+from loopback import LoopbackServer
 
 
 @pytest.fixture
@@ -99,7 +92,7 @@ def test_unreachable_server_is_named(tested_project, cli):
     assert "127.0.0.1:9" in result.stderr
 
 
-class Recorder:
+class Recorder(LoopbackServer):
     """A server on 127.0.0.1 that answers 404 to everything and records what it was sent:
     it stands for a server a pull request put into the project's config."""
 
@@ -117,16 +110,7 @@ class Recorder:
             def log_message(self, *args):
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self):
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(Handler)
 
 
 def ci_token(tmp_path):

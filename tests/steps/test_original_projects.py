@@ -23,6 +23,14 @@ def output(result):
     return result.stdout + result.stderr
 
 
+def failed_local_test(cli, project, task):
+    """The local test of ``project`` initialised by the original tool for ``task``: it must fail (exit 3)."""
+    original_init(project, task)
+    result = cli("test", "--local", "-n", "m", cwd=project)
+    assert result.returncode == 3, output(result)
+    return result
+
+
 # ---- handlers written for the first API: `from dynalab.tasks.<task> import TaskIO`, `signed` ----
 
 FIRST_API = {
@@ -113,9 +121,7 @@ def test_an_invalid_original_task_file_is_named(make_project, cli):
 
 def test_a_tokenizer_file_missing_from_model_files_is_named_with_the_fix(make_project, cli):
     project = make_project("tokenizer-file")
-    original_init(project, "nli")
-    result = cli("test", "--local", "-n", "m", cwd=project)
-    assert result.returncode == 3, output(result)
+    result = failed_local_test(cli, project, "nli")
     assert (
         "hint: add tokenizer/merges.txt to `model_files` in the model config (model files are placed next to the "
         "handler under their bare name), or open it as os.path.join(ROOTPATH, 'tokenizer/merges.txt')"
@@ -132,9 +138,7 @@ def test_an_import_of_a_module_dynalab_lacks_names_the_supported_imports(make_pr
     (project / "handler.py").write_text(
         (project / "handler.py").read_text().replace("dynalab.tasks.sentiment", "dynalab.tasks.sentiment_analysis")
     )
-    original_init(project, "sentiment")
-    result = cli("test", "--local", "-n", "m", cwd=project)
-    assert result.returncode == 3, output(result)
+    result = failed_local_test(cli, project, "sentiment")
     assert (
         "hint: dynalab.tasks.sentiment_analysis is not a module of Dynalab: import TaskIO from dynalab.tasks.task_io "
         "and use TaskIO('sentiment_analysis'); the original's first API also has dynalab.tasks.nli, dynalab.tasks.qa, "
