@@ -57,14 +57,16 @@ class DynalabProgram(Program):
             raise self._usage_error(error) from None
 
     def parse_cleanup(self):
-        wanted = self.args.help.value
-        if wanted is True or (not self.tasks and not self.args.complete.value):
-            self.print_help()
-            raise Exit
-        if wanted:
+        wanted = self.args.help.value  # a step's name (`dynalab-cli test --help`, `--help test`), or True
+        if wanted is True and self.tasks:
+            wanted = self.tasks[0].name
+        if isinstance(wanted, str) and wanted:
             if wanted not in self.commands:
                 raise UsageError(f"no step {wanted!r}", hint="`dynalab-cli --help` lists the steps")
             self.print_task_help(wanted)
+            raise Exit
+        if wanted is True or (not self.tasks and not self.args.complete.value):
+            self.print_help()
             raise Exit
         if self.args.complete.value:
             complete(names=self.binary_names, core=self.core, initial_context=self.initial_context,

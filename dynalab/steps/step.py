@@ -8,7 +8,7 @@ declarations imports nothing heavy (a cached rerun must stay quick).
 """
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class Step:
     flags: tuple = ()  # Flag, beyond --name and --json which every step about a model has
     examples: tuple = ()  # command lines, for help
     more: str = None  # a paragraph for `STEP --help`
-    uses: tuple = field(default=())  # hooks for help: "settings" (the settings in effect), "config fields"
+    uses: tuple = ()  # what its help adds: "settings" (the settings in effect), "config fields"
 
     @property
     def word(self):

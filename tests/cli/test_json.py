@@ -87,3 +87,29 @@ def test_human_lines_stay_on_stdout_without_json(project, cli):
     result = cli("package", "-n", "m", cwd=project)
     assert result.returncode == 0
     assert result.stdout.startswith("Package .dynalab/m/build/m.tar.gz: ")
+
+
+def test_every_step_speaks_json_with_documented_fields(make_project, cli, server):
+    project = make_project("contract-nli")
+    token = server.add_user("json@example.org")
+    env = {"DYNALAB_API_URL": server.url}
+    runs = [
+        ("init", "-n", "m", "-t", "nli", "--model-checkpoint", "model.pt", "--model-files", "labels.json,rules.py"),
+        ("predict", "-n", "m", "--input", '{"context": "A cat.", "hypothesis": "An animal."}'),
+        ("package", "-n", "m"),
+        ("login", "--token", token),
+        ("doctor", "-n", "m"),
+        ("logout",),
+    ]
+    seen = {}
+    for args in runs:
+        result = cli(*args, "--json", cwd=project, env=env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        [record] = objects(result)  # fields checked against the README's table
+        seen[record["step"]] = record
+    assert list(seen) == ["init", "predict", "package", "login", "doctor", "logout"]
+    assert seen["init"]["config"] == ".dynalab/m/config.yaml" and seen["init"]["task"] == "nli"
+    assert seen["login"]["api_url"] == server.url and seen["logout"]["forgotten"] is True
+    assert seen["doctor"]["settings"]["api_url"]["value"] == server.url
+    assert seen["package"]["archive"]["files"] > 0
+

@@ -12,5 +12,7 @@ def greet(run):
 
 GREET = Step("greet", "Greet", "Say hello once the local test passed.", action="steps_support:greet",
              needs=(Need("local_test"),),
-             flags=(Flag("greeting", "What to say.", short="g", value="WORDS", default="hi"),),
+             flags=(Flag("greeting", "What to say.", short="g", value="WORDS", default="hi"),
+                    Flag("wait", "Seconds to wait first (a number, as `status --timeout S` will take).", kind=float,
+                         default=0.0, value="S")),
              examples=("dynalab-cli greet -n my-model -g hello",))

@@ -1,6 +1,8 @@
 """The runner: steps run in order, each needed step once per command, skipped when cached, the first failure stops."""
 
 import pytest
+from invoke import Collection
+from invoke.parser import Parser
 
 from dynalab import steps
 from dynalab.cli.commands import commands
@@ -68,7 +70,11 @@ def test_a_new_step_is_one_declaration(project):
     assert result.needed == {"local_test": "passed"}
     assert said[-1] == "hello, m (hey)"
     # ...and the command line gets its command, flags and help from the same declaration.
-    command = commands(steps=STEPS + (GREET,))["greet"]
-    assert [flag.option for flag in command.flags] == ["--name", "--greeting", "--json"]
-    assert command.requests({"name": "m", "greeting": "yo", "json": False}) == [
-        (GREET, {"name": "m", "greeting": "yo", "json": False})]
+    made = commands(steps=STEPS + (GREET,))
+    assert [flag.option for flag in made["greet"].flags] == ["--name", "--greeting", "--wait", "--json"]
+    parsed = Parser(contexts=Collection(*made.values()).to_contexts()).parse_argv(
+        ["greet", "-n", "m", "-g", "yo", "--wait", "2.5", "test", "--local"])
+    assert [(context.name, context.as_kwargs) for context in parsed] == [
+        ("greet", {"name": "m", "greeting": "yo", "wait": 2.5, "json": False}),
+        ("test", {"name": None, "local": True, "force": False, "backend": None, "json": False})]
+    assert made["greet"].requests(parsed[0].as_kwargs) == [(GREET, parsed[0].as_kwargs)]
