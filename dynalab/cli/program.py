@@ -12,9 +12,7 @@ from invoke.completion.complete import complete, print_completion_script
 from invoke.exceptions import Exit, ParseError
 
 import dynalab
-from dynalab.cli import help as texts
 from dynalab.cli.commands import StepsExecutor, commands
-from dynalab.cli.usage_errors import usage_error
 from dynalab.errors import DynalabError, Interrupted, UsageError
 
 
@@ -77,15 +75,20 @@ class DynalabProgram(Program):
         if merge:
             self.config.merge()
 
+    # Help and usage errors are imported when needed: a cached rerun should not pay for them.
     def print_help(self):
-        print(texts.program_help(self.commands), end="")
+        from dynalab.cli.help import program_help
+
+        print(program_help(self.commands), end="")
 
     def print_task_help(self, name):
         command = self.commands[name]
         uses = {use for step in command.steps for use in step.uses}
         extra = _config_fields() if "config fields" in uses else []
         extra += _settings_in_effect() if "settings" in uses else []
-        print(texts.step_help(command, extra), end="")
+        from dynalab.cli.help import step_help
+
+        print(step_help(command, extra), end="")
 
     def execute(self):
         # invoke turns Ctrl-C into exit code 1; ours is 130, as shells expect.
@@ -95,6 +98,8 @@ class DynalabProgram(Program):
             raise Interrupted("interrupted") from None
 
     def _usage_error(self, error):
+        from dynalab.cli.usage_errors import usage_error
+
         return usage_error(error, self.commands, self.initial_context.flag_names())
 
 

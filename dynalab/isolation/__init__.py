@@ -5,9 +5,6 @@
 
 Both lay out the same ``workspace`` (unpacked package, model dir, run spec, runtime
 copy) and run the same ``launcher``; a run ends as a ``RunOutcome`` (``outcome``),
-which ``diagnosis.diagnose`` turns into a cause and a fix when it failed.
+which ``diagnosis.diagnose`` turns into a cause and a fix when it failed;
+``backend.get_backend`` gives a backend by name.
 """
-
-from dynalab.isolation.backend import get_backend
-
-__all__ = ["get_backend"]

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dynalab.errors import IntegratedTestFailed, UsageError
-from dynalab.isolation import get_backend
-from dynalab.isolation.diagnosis import diagnose
 from dynalab.project.schema import BACKENDS
-from dynalab.runtime.protocol import Event
 from dynalab.steps.results import Outcome, archive_details
+
+# The backends, their diagnosis and the runtime's protocol are imported when a test runs:
+# a cached rerun only says it is skipped.
 
 
 @dataclass
@@ -72,6 +72,8 @@ def run_packaged(project_root, name, config, backend, archive_info, log_path, ou
     ``examples`` are sent instead of the task's mock datapoints. A run that
     cannot even start (no Docker, no torch wheel...) raises IntegratedTestFailed.
     """
+    from dynalab.isolation.backend import get_backend
+
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w", encoding="utf-8", errors="replace") as log:
@@ -91,6 +93,8 @@ def run_integrated_test(project_root, name, config, backend, archive_info, log_p
     Returns an IntegratedResult when every datapoint passed; raises
     IntegratedTestFailed naming the cause and its fix otherwise.
     """
+    from dynalab.runtime.protocol import Event
+
     started = time.monotonic()
     outcome = run_packaged(project_root, name, config, backend, archive_info, log_path, out)
     duration = time.monotonic() - started
@@ -107,6 +111,8 @@ def run_integrated_test(project_root, name, config, backend, archive_info, log_p
 
 def failure(outcome, project_root, config, name, backend, log_path, out=print):
     """The IntegratedTestFailed of the failed run ``outcome``: its cause and fix; the lines that show it are said."""
+    from dynalab.isolation.diagnosis import diagnose
+
     diagnosis = diagnose(outcome, project_root, config, name)
     _append(log_path, f"\nFAILED: {diagnosis.cause}\nfix: {diagnosis.hint}\n")
     for line in diagnosis.details:

@@ -7,10 +7,10 @@ expected, got) with its hint. The handler's own output goes to
 """
 
 from dynalab.errors import LocalTestFailed
-from dynalab.packaging.size_check import warn_if_too_big
-from dynalab.runtime.protocol import Event
-from dynalab.steps.actions.handler_process import problem_lines, run_handler, short, show_error
 from dynalab.steps.results import Outcome
+
+# The child process and the runtime's protocol are imported when the test runs:
+# a cached rerun only says it is skipped.
 
 
 def run(run):
@@ -33,6 +33,9 @@ def run_local_test(project, name, config, definition, log_path, out=print, entri
 
     ``entries`` is the scan of the package's files, for the size warning (scanned here if None).
     """
+    from dynalab.packaging.size_check import warn_if_too_big
+    from dynalab.steps.actions.handler_process import run_handler
+
     if entries is None:
         from dynalab.packaging.selection import scan
 
@@ -46,6 +49,9 @@ def run_local_test(project, name, config, definition, log_path, out=print, entri
 
 
 def _show(event, report, say):
+    from dynalab.runtime.protocol import Event
+    from dynalab.steps.actions.handler_process import show_error
+
     kind = event.get("event")
     if kind == Event.START:
         say(f"Loading the handler; {report.total} mock inputs to check")
@@ -58,6 +64,8 @@ def _show(event, report, say):
 
 
 def _show_datapoint(event, report, say):
+    from dynalab.steps.actions.handler_process import problem_lines, short
+
     index, total = event.get("index", 0) + 1, event.get("total", report.total)
     problems = event.get("problems") or []
     if not problems:
