@@ -23,6 +23,7 @@ setup(
         "invoke>=2.2",
         "cerberus>=1.3",
         "pyyaml>=6",
+        "ruamel.yaml>=0.18",  # round-trip edits of configs and settings: comments and order kept
         "requests>=2.28",
         "requests-toolbelt>=1.0",
         "tqdm>=4.60",
@@ -36,7 +37,7 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "dynalab-cli=dynalab.cli:main",
+            "dynalab-cli=dynalab.cli.main:main",
             "dynalab-server=dynalab.server.cli:main",
         ]
     },

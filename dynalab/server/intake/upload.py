@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 
-from dynalab.project import MODEL_NAME_PATTERN
+from dynalab.project.layout import MODEL_NAME_PATTERN
 from dynalab.server.db.models import Upload
 from dynalab.server.intake.archive_check import ArchiveCheck, ArchiveRejected
 from dynalab.server.intake.form import FormRejected, UploadForm
