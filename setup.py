@@ -31,7 +31,9 @@ setup(
     ],
     extras_require={
         "server": ["fastapi>=0.115", "uvicorn>=0.29", "sqlalchemy>=2.0", "python-multipart>=0.0.13",
-                   "itsdangerous>=2.0", "pydantic-settings>=2.3", "alembic>=1.13"],
+                   "itsdangerous>=2.0", "pydantic-settings>=2.3", "alembic>=1.13",
+                   # the metrics: macro_f1 (scikit-learn), bleu (sacrebleu)
+                   "scikit-learn>=1.3", "sacrebleu>=2.3"],
         "postgres": ["psycopg[binary]>=3.1"],
         "test": ["pytest>=7"],
     },
