@@ -23,6 +23,7 @@ setup(
         "invoke>=2.2",
         "cerberus>=1.3",
         "pyyaml>=6",
+        "ruamel.yaml>=0.18",  # round-trip edits of configs and settings: comments and order kept
         "requests>=2.28",
         "requests-toolbelt>=1.0",
         "tqdm>=4.60",
@@ -30,13 +31,15 @@ setup(
     ],
     extras_require={
         "server": ["fastapi>=0.115", "uvicorn>=0.29", "sqlalchemy>=2.0", "python-multipart>=0.0.13",
-                   "itsdangerous>=2.0", "pydantic-settings>=2.3", "alembic>=1.13"],
+                   "itsdangerous>=2.0", "pydantic-settings>=2.3", "alembic>=1.13",
+                   # the metrics: macro_f1 (scikit-learn), bleu (sacrebleu)
+                   "scikit-learn>=1.3", "sacrebleu>=2.3"],
         "postgres": ["psycopg[binary]>=3.1"],
         "test": ["pytest>=7"],
     },
     entry_points={
         "console_scripts": [
-            "dynalab-cli=dynalab.cli:main",
+            "dynalab-cli=dynalab.cli.main:main",
             "dynalab-server=dynalab.server.cli:main",
         ]
     },

@@ -27,7 +27,7 @@ def test(c, args=""):
 @task(help={"backend": "Integrated test backend: sandbox (default) or docker.",
             "keep": "Keep the temporary folder (server data and project copy) for a look."})
 def demo(c, backend="sandbox", keep=False):
-    """Take the example from init to upload, against a self-hosted server on 127.0.0.1."""
+    """Take the example from init (and one prediction) to upload, against a self-hosted server on 127.0.0.1."""
     from dynalab.testing.server_process import ServerProcess
 
     workdir = Path(tempfile.mkdtemp(prefix="dynalab-demo-"))
@@ -43,6 +43,8 @@ def demo(c, backend="sandbox", keep=False):
                 ["login", "--token-stdin"],
                 ["init", "-n", "nli-bow", "-t", "nli", "--model-checkpoint", "model.pt", "--handler", "handler.py",
                  "--model-files", "vocab.json,labels.py", "--exclude", "train.py"],
+                ["predict", "-n", "nli-bow", "--input", '{"context": "A man is sleeping on the couch.", '
+                 '"hypothesis": "A person rests."}'],
                 ["test", "--local", "-n", "nli-bow"],
                 ["test", "-n", "nli-bow", "--backend", backend],
                 ["upload", "-n", "nli-bow"],

@@ -26,11 +26,11 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "nli-bow"
 sys.path.insert(0, str(REPO))
 
-from dynalab.config import save_config, validate_config  # noqa: E402
-from dynalab.integrated_test import run_integrated_test  # noqa: E402
 from dynalab.packaging import build_archive  # noqa: E402
 from dynalab.project import Project  # noqa: E402
-from dynalab.task_definitions import write_packaged_copy  # noqa: E402
+from dynalab.project.config import save_config, validate_config  # noqa: E402
+from dynalab.project.task_definitions import write_packaged_copy  # noqa: E402
+from dynalab.steps.actions.integrated_test import run_integrated_test  # noqa: E402
 from dynalab.tasks.registry import load_builtin  # noqa: E402
 
 NAME = "bench"
@@ -112,8 +112,8 @@ def noop_rerun(workdir, backend):
 def remove_bench_images():
     """Remove the images this script built, but the newest: its layers keep torch cached."""
     try:
-        from dynalab.isolation.docker_backend import docker_client
-        from dynalab.isolation.docker_image import LABEL
+        from dynalab.isolation.docker.backend import docker_client
+        from dynalab.isolation.docker.image import LABEL
 
         client = docker_client()
     except Exception:

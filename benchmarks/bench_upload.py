@@ -42,7 +42,7 @@ GNU_TIME = Path("/usr/bin/time")
 
 def make_archive(workdir, size_mb):
     """The archive ``package`` builds for a project with ``size_mb`` MiB of random weights (reused)."""
-    from dynalab.config import save_config, validate_config
+    from dynalab.project.config import save_config, validate_config
     from dynalab.packaging import build_archive
     from dynalab.project import Project
 

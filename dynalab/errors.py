@@ -1,106 +1,77 @@
 """Every error Dynalab reports to a user, and the exit code each maps to.
 
 ``str(error)`` is the one line the user sees; ``hint`` is what to do about it.
-``user_message`` renders both; the workflow's tasks turn an error into
-invoke's ``Exit`` with the class's exit code (so plain ``invoke`` reports it
-the same way), and ``dynalab.cli`` does so for errors raised outside a task.
-Nothing else calls ``sys.exit``.
+``dynalab.cli.main`` is the one place that turns them into output and exit
+codes (for ``dynalab-cli``, and for plain ``invoke`` running a project's own
+tasks.py). Nothing else calls ``sys.exit``. Standard library only: the
+runtime next to the model is shipped with this module.
 """
 
 
-import os
-
-DEBUG_ENV = "DYNALAB_DEBUG"
-
-
-def debugging():
-    """True when tracebacks were asked for (``--debug`` or ``DYNALAB_DEBUG=1``)."""
-    return os.environ.get(DEBUG_ENV, "").strip().lower() in ("1", "true", "yes")
-
-
-def user_message(error):
-    """The lines a user sees for ``error``: what is wrong, then what to do."""
-    lines = [f"error: {error}"]
-    if getattr(error, "hint", None):
-        lines.append(f"hint: {error.hint}")
-    return "\n".join(lines)
+EXIT_CODES = {
+    0: "success, or skipped because nothing changed since the last pass",
+    1: "internal error (a bug in Dynalab: rerun with --debug and report it)",
+}
+"""{exit code: what it means}: the table of ``dynalab-cli --help`` and the README; each class below adds its own."""
 
 
 class DynalabError(Exception):
-    """Base class: an expected failure with a message meant for the user."""
+    """Base class: an expected failure with a message meant for the user.
+
+    A subclass gives its exit code and what that code means as class keywords
+    (``class AuthError(DynalabError, exit_code=5, means="...")``); one that gives
+    none has its base's.
+    """
 
     exit_code = 1
+
+    def __init_subclass__(cls, exit_code=None, means=None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if exit_code is not None:
+            cls.exit_code = exit_code
+            EXIT_CODES[exit_code] = means
 
     def __init__(self, message, hint=None):
         super().__init__(message)
         self.hint = hint
 
 
-class UsageError(DynalabError):
+class UsageError(DynalabError, exit_code=2,
+                 means="usage or config error (bad flag, unknown model, invalid config or path)"):
     """Raised for a bad command line: unknown model, missing flag, bad name."""
-
-    exit_code = 2
 
 
 class ConfigError(UsageError):
-    """Raised when a model config or a path named in it is invalid."""
-
-    exit_code = 2
+    """Raised when a model config or a path named in it is invalid (a usage error, exit code 2)."""
 
 
-class LocalTestFailed(DynalabError):
-    """Raised when the handler fails the local test."""
-
-    exit_code = 3
+class LocalTestFailed(DynalabError, exit_code=3, means="local test failed (also when test or upload ran it first)"):
+    """Raised when the handler fails the local test (or a response of ``predict`` fails a check)."""
 
 
-class IntegratedTestFailed(DynalabError):
+class IntegratedTestFailed(DynalabError, exit_code=4,
+                           means="integrated test failed (also when upload ran it first), or upload refused a "
+                                 "package that passed it without network isolation (--allow-unisolated)"):
     """Raised when the packaged model fails in its isolated environment."""
 
-    exit_code = 4
 
-
-class AuthError(DynalabError):
+class AuthError(DynalabError, exit_code=5, means="authentication failed (log in again)"):
     """Raised when no API token is available or the server rejects it."""
 
-    exit_code = 5
 
-
-class Throttled(DynalabError):
+class Throttled(DynalabError, exit_code=6, means="upload quota reached (throttled)"):
     """Raised when the server refuses an upload because the quota is used up."""
 
-    exit_code = 6
 
-
-class UploadError(DynalabError):
+class UploadError(DynalabError, exit_code=7,
+                  means="upload refused by the server (archive too large or invalid, task unknown there) "
+                        "or stored with a different sha256"):
     """Raised when an upload is refused or cannot be completed."""
 
-    exit_code = 7
 
-
-class ServerError(DynalabError):
+class ServerError(DynalabError, exit_code=8, means="evaluation server unreachable or failing"):
     """Raised when the evaluation server cannot be reached or fails (5xx)."""
 
-    exit_code = 8
 
-
-class Interrupted(DynalabError):
+class Interrupted(DynalabError, exit_code=130, means="interrupted (Ctrl-C, or end of input at a prompt)"):
     """Raised when the user stops a command (Ctrl-C, or end of input at a prompt)."""
-
-    exit_code = 130
-
-
-EXIT_CODES = {
-    0: "success, or skipped because nothing changed since the last pass",
-    1: "internal error (a bug in Dynalab: rerun with --debug and report it)",
-    UsageError.exit_code: "usage or config error (bad flag, unknown model, invalid config or path)",
-    LocalTestFailed.exit_code: "local test failed (also when test or upload ran it first)",
-    IntegratedTestFailed.exit_code: "integrated test failed (also when upload ran it first), or upload refused "
-    "a package that passed it without network isolation (--allow-unisolated)",
-    AuthError.exit_code: "authentication failed (log in again)",
-    Throttled.exit_code: "upload quota reached (throttled)",
-    UploadError.exit_code: "upload refused by the server (archive too large or invalid, task unknown there) "
-    "or stored with a different sha256",
-    ServerError.exit_code: "evaluation server unreachable or failing",
-    Interrupted.exit_code: "interrupted (Ctrl-C, or end of input at a prompt)",
-}

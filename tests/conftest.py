@@ -42,6 +42,28 @@ def make_project(tmp_path):
     return make
 
 
+CONTRACT_NLI_INIT = ["init", "-n", "m", "-t", "nli", "--model-checkpoint", "model.pt", "--handler", "handler.py",
+                     "--model-files", "labels.json,rules.py"]
+
+
+@pytest.fixture
+def contract_nli(make_project, cli):
+    """The contract-nli fixture project (no torch needed), initialised as model ``m``."""
+    project = make_project("contract-nli")
+    result = cli(*CONTRACT_NLI_INIT, cwd=project)
+    assert result.returncode == 0, result.stderr
+    return project
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A real evaluation server (``dynalab-server``) on 127.0.0.1, its data in ``tmp_path``, stopped after the test."""
+    from dynalab.testing.server_process import ServerProcess
+
+    with ServerProcess(tmp_path / "server-data") as running:
+        yield running
+
+
 @pytest.fixture
 def cli(tmp_path):
     """Run ``dynalab-cli`` as a user would: a real process, no terminal on stdin."""

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import dynalab.workflow
 
-from dynalab.config_schema import describe
+from dynalab.project.schema import describe
 from dynalab.errors import EXIT_CODES
 
 REPO = Path(__file__).resolve().parent.parent
@@ -30,7 +30,7 @@ def test_ci_runs_the_readme_test_command():
 
 
 def test_the_own_tasks_py_example_is_the_tested_fixture_project():
-    # tests/cli/test_modes.py runs that project's tasks.py with plain invoke.
+    # tests/cli/test_own_tasks_py.py runs that project's tasks.py with plain invoke.
     fixture = (REPO / "tests" / "projects" / "own-tasks-py" / "tasks.py").read_text(encoding="utf-8")
     assert f"```python\n{fixture}```" in README
     assert textwrap.indent(fixture, "    ") in dynalab.workflow.__doc__

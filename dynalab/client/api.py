@@ -10,7 +10,6 @@ Each public call takes an optional ``session``; without one it makes its own
 import contextlib
 import datetime
 import email.utils
-import ipaddress
 import os
 import re
 from typing import NamedTuple
@@ -18,9 +17,9 @@ from urllib.parse import urlsplit
 
 import requests
 
-from dynalab import settings
 from dynalab.client import auth
-from dynalab.client.session import TIMEOUT, make_session
+from dynalab.client.session import TIMEOUT, is_loopback, make_session
+from dynalab.project import settings
 from dynalab.errors import AuthError, ServerError, Throttled, UploadError, UsageError
 
 API_URL_ENV = "DYNALAB_API_URL"
@@ -75,20 +74,13 @@ def _checked_url(value, source):
             f"server address {url!r} (from {source}) is not an http(s) URL",
             hint="e.g. http://127.0.0.1:8000 or https://api.dynabench.org",
         )
-    if parts.scheme == "http" and not _loopback(parts.hostname) and not os.environ.get(ALLOW_HTTP_ENV):
+    if parts.scheme == "http" and not is_loopback(parts.hostname) and not os.environ.get(ALLOW_HTTP_ENV):
         # Tokens travel in the clear over http: only this machine may be spoken to that way.
         raise UsageError(
             f"server address {url!r} (from {source}) uses plain http to another machine",
             hint=f"use https, or set {ALLOW_HTTP_ENV}=1 for a server on a network you trust",
         )
     return url
-
-
-def _loopback(host):
-    try:
-        return host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @contextlib.contextmanager

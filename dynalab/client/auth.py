@@ -22,9 +22,9 @@ import sys
 from typing import NamedTuple
 
 from dynalab import prompts
-from dynalab.atomic import atomic_write_text
 from dynalab.errors import AuthError
-from dynalab.settings import user_dir
+from dynalab.files import atomic_write_text
+from dynalab.project.settings import user_dir
 
 TOKEN_ENV = "DYNALAB_API_TOKEN"
 

@@ -1,16 +1,5 @@
-"""The one HTTP session every call to the evaluation server goes through.
-
-Retries are layered so that nothing is ever sent twice by accident:
-
-- Idempotent requests (GET) are retried by urllib3 on connection errors, read
-  errors and 5xx answers, with exponential backoff.
-- POST is not in ``allowed_methods``, so urllib3 retries it only on errors it
-  classes as connection errors (refused, connect timeout): the request never
-  reached the server and the body was not read yet. A streamed body cannot be
-  rewound, so urllib3 must not resend one it has started to read.
-- A POST answered 502/503/504 (a proxy or a restarting server) is retried by
-  ``dynalab.client.upload`` itself, which reopens the archive and builds a new
-  body for each attempt.
+"""The one HTTP session every call to the evaluation server goes through: a User-Agent,
+the retry policy (``retry.py``), and no proxy for a server on this machine's loopback.
 """
 
 import ipaddress
@@ -18,16 +7,11 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from dynalab import __version__
+from dynalab.client import retry
 
 USER_AGENT = f"dynalab/{__version__}"
-
-RETRIES = 4
-"""Attempts after the first; with BACKOFF the waits are 0, 1, 2, 4 s (about 7 s in all)."""
-BACKOFF = 0.5
-RETRY_STATUSES = (500, 502, 503, 504)
 
 TIMEOUT = (10, 60)
 """(connect, read) seconds for API calls."""
@@ -48,39 +32,26 @@ class _Adapter(HTTPAdapter):
 class _Session(requests.Session):
     def merge_environment_settings(self, url, proxies, stream, verify, cert):
         settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
-        if _is_loopback(url):
+        if is_loopback(urlsplit(url).hostname):
             # A proxy from HTTP_PROXY cannot reach a server on this machine's loopback.
             settings["proxies"] = {}
         return settings
 
 
-def _is_loopback(url):
-    host = urlsplit(url).hostname or ""
+def is_loopback(host):
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1): this machine."""
     if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host or "").is_loopback
     except ValueError:
         return False
 
 
-def make_session(retries=RETRIES, backoff=BACKOFF):
-    """A ``requests.Session`` with our User-Agent and the retry policy above."""
-    retry = Retry(
-        total=retries,
-        connect=retries,
-        read=retries,
-        status=retries,
-        backoff_factor=backoff,
-        status_forcelist=RETRY_STATUSES,
-        allowed_methods=Retry.DEFAULT_ALLOWED_METHODS,  # excludes POST: see the module docstring
-        # Hand back the last 5xx answer instead of raising, so its text reaches the user.
-        raise_on_status=False,
-        # A 429's Retry-After can be hours away: report it, never sleep on it.
-        respect_retry_after_header=False,
-    )
+def make_session(retries=retry.RETRIES, backoff=retry.BACKOFF):
+    """A ``requests.Session`` with our User-Agent and the retry policy of ``retry.policy``."""
     session = _Session()
-    adapter = _Adapter(max_retries=retry)
+    adapter = _Adapter(max_retries=retry.policy(retries, backoff))
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT

@@ -4,9 +4,9 @@ The archive is streamed from disk as a multipart body (requests-toolbelt's
 ``MultipartEncoder``), so memory stays flat whatever its size; a
 ``MultipartEncoderMonitor`` callback drives the progress bar.
 
-A POST answered 502-504 is sent again, unless the server's list of the
-user's models shows it was stored all the same (a gateway timing out on a
-server that then succeeded).
+A POST answered 502-504 is sent again (``retry.resend_on_gateway_errors``),
+unless the server's list of the user's models shows it was stored all the
+same (a gateway timing out on a server that then succeeded).
 
 Uploads already made are recorded by the caller (``state.yaml``, through
 ``Receipt.as_record()``); ``was_uploaded`` looks an archive up there, so the
@@ -17,7 +17,6 @@ import datetime
 import os
 import shutil
 import sys
-import time
 from pathlib import Path
 from typing import NamedTuple
 
@@ -25,19 +24,14 @@ import requests
 from requests_toolbelt.multipart.encoder import MultipartEncoder, MultipartEncoderMonitor
 from tqdm import tqdm
 
-from dynalab.client import api
+from dynalab.client import api, retry
 from dynalab.client.session import UPLOAD_TIMEOUT
 from dynalab.errors import DynalabError, ServerError, UploadError
-from dynalab.fingerprint import sha256_file
+from dynalab.files import replacing, sha256_file
 from dynalab.project import Project
-from dynalab.size_check import human_size
+from dynalab.sizes import human_size
 
 UPLOAD_PATH = "/models/upload/s3"
-RETRY_STATUSES = (502, 503, 504)
-"""Answers from a proxy or a restarting server: the upload was not taken, so sending again is safe."""
-ATTEMPTS = 3
-MAX_WAIT = 60
-"""Longest pause between attempts, whatever Retry-After asks for."""
 
 
 class Receipt(NamedTuple):
@@ -125,30 +119,23 @@ def keep_copy(archive, root, name, when):
     except OSError:
         # Another filesystem, or links unsupported: copy (sendfile, flat memory)
         # under a temporary name, so a half copy never looks like a submission.
-        partial = target.with_name(f".{target.name}.partial")
-        shutil.copyfile(archive, partial)
-        os.replace(partial, target)
+        with replacing(target) as partial:
+            shutil.copyfile(archive, partial)
     return target
 
 
 def _post_with_retries(session, url, token, name, task_code, archive, digest, progress, out):
-    """The server's receipt (a dict), after up to ATTEMPTS posts answered 502-504."""
+    """The server's receipt (a dict), after up to ``retry.ATTEMPTS`` posts answered 502-504."""
     # A gateway can time out (504) after the server stored the upload: before
     # sending again, look for it, so that a success is not sent twice.
     known = _model_ids(session, url, token)
-    for attempt in range(1, ATTEMPTS + 1):
-        response = _post(session, url, token, name, task_code, archive, progress, out)
-        if response.status_code not in RETRY_STATUSES or attempt == ATTEMPTS:
-            return _json(api.check_response(response, url), url)
-        arrived = _arrived(session, url, token, known, digest, name, task_code)
-        if arrived:
-            return arrived
-        wait = api.retry_after_seconds(response.headers.get("Retry-After"))
-        wait = min(MAX_WAIT, wait if wait is not None else 2 ** attempt)
-        out(f"The server answered HTTP {response.status_code}; sending again in {wait} s "
-            f"(attempt {attempt + 1} of {ATTEMPTS}).")
-        time.sleep(wait)
-    raise AssertionError("unreachable")
+    answer = retry.resend_on_gateway_errors(
+        post=lambda: _post(session, url, token, name, task_code, archive, progress, out),
+        stored_meanwhile=lambda: _arrived(session, url, token, known, digest, name, task_code),
+        wait_for=lambda response: api.retry_after_seconds(response.headers.get("Retry-After")),
+        out=out,
+    )
+    return answer if isinstance(answer, dict) else _json(api.check_response(answer, url), url)
 
 
 def _model_ids(session, url, token):

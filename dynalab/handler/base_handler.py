@@ -8,9 +8,17 @@ handler runs in Dynalab's local test, sandbox and container.
 
 import os
 
-from dynalab.tasks.task_io import ROOTPATH, TaskIO
+from dynalab.tasks import task_io
+from dynalab.tasks.task_io import TaskIO
 
 __all__ = ["BaseDynaHandler", "ROOTPATH", "TaskIO"]
+
+
+def __getattr__(name):
+    # ROOTPATH is task_io's, read when asked for (see dynalab.tasks.task_io.rootpath).
+    if name == "ROOTPATH":
+        return task_io.rootpath()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class BaseDynaHandler:

@@ -1,24 +1,10 @@
-"""Where the integrated test runs the packaged model: isolated backends.
+"""Where the integrated test runs the packaged model: isolated backends behind one protocol (``backend``).
 
-- ``sandbox``: a scratch folder, a cached layered venv, no network (no Docker needed).
-- ``docker``: an image built with the docker SDK, run with ``network_mode="none"``.
+- ``sandbox/``: a scratch folder, a cached layered venv, no network (no Docker needed).
+- ``docker/``: an image built with the docker SDK, run with ``network_mode="none"``.
 
-A backend's ``run(project_root, archive, name, config, log, out)`` (``archive``: a
-``packaging.ArchiveInfo``) returns a
-``RunOutcome``; ``diagnosis.diagnose`` turns a failed one into a cause and a fix.
+Both lay out the same ``workspace`` (unpacked package, model dir, run spec, runtime
+copy) and run the same ``launcher``; a run ends as a ``RunOutcome`` (``outcome``),
+which ``diagnosis.diagnose`` turns into a cause and a fix when it failed;
+``backend.get_backend`` gives a backend by name.
 """
-
-from dynalab.config_schema import BACKENDS
-
-
-def get_backend(name):
-    """A backend instance by name (imported lazily: the docker SDK is slow to import)."""
-    if name == "sandbox":
-        from dynalab.isolation.sandbox import SandboxBackend
-
-        return SandboxBackend()
-    if name == "docker":
-        from dynalab.isolation.docker_backend import DockerBackend
-
-        return DockerBackend()
-    raise ValueError(f"unknown backend {name!r} (known: {', '.join(BACKENDS)})")

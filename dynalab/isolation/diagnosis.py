@@ -12,8 +12,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dynalab.files import relative_inside
+from dynalab.isolation.launcher import LAUNCHER, SERVER
+from dynalab.packaging.selection import ExcludeRules
 from dynalab.runtime import hints
 from dynalab.runtime.model_dir import placed_name
+from dynalab.runtime.protocol import Event, Reason
 
 NETWORK_PATTERNS = re.compile(
     r"URLError|gaierror|Temporary failure in name resolution|Name or service not known|nodename nor servname"
@@ -24,6 +28,9 @@ EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?([A-Z]\w*(?:Error|Exception
 MISSING_MODULE = re.compile(r"No module named '([^']+)'")
 MISSING_FILE = re.compile(r"No such file or directory: '([^']+)'|\[Errno 2\][^']*'([^']+)'")
 FRAME = re.compile(r'^File "([^"]+)", line \d+')
+
+# Reasons of error events about the probe's own connection to the server, not about the handler.
+PROBE_REASONS = (Reason.CONNECTION_REFUSED, Reason.STARTUP_TIMEOUT, Reason.REQUEST_TIMEOUT, Reason.BAD_SPEC)
 
 NO_NETWORK = "the deployment has no network access: ship the files in the project (and list them in `model_files` or open them via ROOTPATH) instead of downloading them"
 
@@ -41,7 +48,7 @@ def diagnose(outcome, project_root, config, name=None):
     """A Diagnosis of the failed run ``outcome`` (a RunOutcome) of model ``name``."""
     project_root = Path(project_root)
     events = outcome.events
-    errors = [event for event in events if event["event"] == "error"]
+    errors = [event for event in events if event["event"] == Event.ERROR]
     texts = _failure_texts(errors, outcome)
 
     if outcome.oom_killed or outcome.exit_code == 137 or any("MemoryError" in text for text in texts):
@@ -52,9 +59,9 @@ def diagnose(outcome, project_root, config, name=None):
             return found
     for event in errors:
         reason = event.get("reason")
-        if reason == "startup_timeout":
+        if reason == Reason.STARTUP_TIMEOUT:
             return Diagnosis(event["message"], event.get("hint") or _raise_setting("startup_timeout", config))
-        if reason == "request_timeout":
+        if reason == Reason.REQUEST_TIMEOUT:
             return Diagnosis(event["message"], event.get("hint") or _raise_setting("request_timeout", config))
     if outcome.timed_out:
         return Diagnosis(
@@ -62,7 +69,7 @@ def diagnose(outcome, project_root, config, name=None):
             f"{_raise_setting('startup_timeout', config)}, or {_raise_setting('request_timeout', config)}",
             _tail(outcome.other_lines),
         )
-    invalid = [event for event in events if event["event"] == "datapoint" and event.get("problems")]
+    invalid = [event for event in events if event["event"] == Event.DATAPOINT and event.get("problems")]
     if invalid:
         return _invalid_responses(invalid, events)
     if errors:
@@ -72,8 +79,8 @@ def diagnose(outcome, project_root, config, name=None):
             event.get("hint") or "the full traceback is in the log",
             _last_traceback_lines(event.get("traceback", "")),
         )
-    exited = [line for line in outcome.other_lines if line.startswith("launcher| the model server")]
-    cause = exited[-1][len("launcher| "):] if exited else f"the run ended with status {outcome.exit_code} before the test finished"
+    exited = [line for line in outcome.other_lines if line.startswith(LAUNCHER + "the model server")]
+    cause = exited[-1][len(LAUNCHER):] if exited else f"the run ended with status {outcome.exit_code} before the test finished"
     return Diagnosis(cause, "the last lines of the model's output are shown above; the full output is in the log", _tail(outcome.other_lines))
 
 
@@ -81,10 +88,10 @@ def _failure_texts(errors, outcome):
     """Tracebacks and messages to search, most telling first: the events', then the server's output."""
     texts = []
     for event in errors:
-        if event.get("reason") in ("connection_refused", "startup_timeout", "request_timeout", "bad_spec"):
+        if event.get("reason") in PROBE_REASONS:
             continue  # about the probe's own connection to the server, not the handler
         texts.append("\n".join(filter(None, [event.get("traceback"), event.get("message")])))
-    server = "\n".join(line[len("server| "):] for line in outcome.other_lines if line.startswith("server| "))
+    server = "\n".join(line[len(SERVER):] for line in outcome.other_lines if line.startswith(SERVER))
     return [text for text in texts + [server] if text.strip()]
 
 
@@ -167,8 +174,6 @@ def _installed_here(top):
 
 
 def _missing_file(path, outcome, project_root, config):
-    from dynalab.packaging import ExcludeRules
-
     rules = ExcludeRules(project_root.resolve(), config.get("exclude") or [])
     relative, in_model_dir = _package_relative(path, outcome)
     if relative is None:
@@ -214,11 +219,11 @@ def _missing_file(path, outcome, project_root, config):
 
 def _package_relative(path, outcome):
     """(path relative to ROOTPATH or bare name in the model dir, whether it is in the model dir)."""
-    normalized = os.path.normpath(path if os.path.isabs(path) else os.path.join(outcome.model_dir, path))
+    opened = os.path.join(outcome.model_dir, path)  # an absolute path stays as it is
     for base, in_model_dir in ((outcome.model_dir, True), (outcome.rootpath, False)):
-        base = os.path.normpath(base)
-        if normalized.startswith(base + os.sep):
-            return normalized[len(base) + 1:].replace(os.sep, "/"), in_model_dir
+        relative = relative_inside(opened, base) if base else None
+        if relative not in (None, "."):
+            return relative, in_model_dir
     return None, False
 
 
@@ -237,7 +242,7 @@ def _memory(outcome, texts):
 
 
 def _invalid_responses(invalid, events):
-    total = next((event.get("total") for event in events if event["event"] == "done"), None) or len(invalid)
+    total = next((event.get("total") for event in events if event["event"] == Event.DONE), None) or len(invalid)
     first = invalid[0]
     problems = first["problems"]
     shown = "; ".join(

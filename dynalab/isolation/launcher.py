@@ -26,7 +26,8 @@ import tempfile
 import threading
 
 SERVER_EXITED = 3
-PREFIXES = ("server| ", "probe| ", "launcher| ")
+SERVER, PROBE, LAUNCHER = "server| ", "probe| ", "launcher| "  # what starts each output line, by source
+PREFIXES = (SERVER, PROBE, LAUNCHER)
 _write_lock = threading.Lock()
 
 
@@ -81,19 +82,19 @@ def main(argv=None):
         try:
             loopback_up()
         except OSError as error:
-            say("launcher| ", f"cannot bring the loopback interface up: {error}")
+            say(LAUNCHER, f"cannot bring the loopback interface up: {error}")
             return SERVER_EXITED
     python = sys.executable
     with tempfile.TemporaryDirectory(prefix="dynalab-launcher-") as scratch:
         port_file = os.path.join(scratch, "port")
         server, server_out = _start(
             [python, "-m", "dynalab.runtime.server", args.spec, "--host", "127.0.0.1", "--port", "0", "--port-file", port_file],
-            "server| ",
+            SERVER,
         )
         probe, probe_out = _start(
             [python, "-m", "dynalab.runtime.probe", args.spec, "--port-file", port_file,
              "--startup-timeout", str(args.startup_timeout), "--request-timeout", str(args.request_timeout)],
-            "probe| ",
+            PROBE,
         )
         try:
             status = _watch(server, probe)
@@ -102,7 +103,7 @@ def main(argv=None):
             _stop(server)
             server_out.join(5)
             probe_out.join(5)
-    say("launcher| ", f"exit {status}")
+    say(LAUNCHER, f"exit {status}")
     return status
 
 
@@ -122,9 +123,9 @@ def _watch(server, probe):
                 pass
             if code < 0:
                 name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
-                say("launcher| ", f"the model server was killed by signal {-code} ({name}) before the test finished")
+                say(LAUNCHER, f"the model server was killed by signal {-code} ({name}) before the test finished")
                 return 128 - code
-            say("launcher| ", f"the model server exited with status {code} before the test finished")
+            say(LAUNCHER, f"the model server exited with status {code} before the test finished")
             return SERVER_EXITED
 
 

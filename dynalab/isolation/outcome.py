@@ -3,6 +3,9 @@
 import collections
 from dataclasses import dataclass, field
 
+from dynalab.isolation.launcher import PROBE
+from dynalab.runtime.protocol import Event, read_events
+
 KEPT_LINES = 5000  # of the model's own output; the full output is in the log file
 
 
@@ -24,20 +27,18 @@ class RunOutcome:
 
     def add_line(self, line):
         """Sort one launcher output line: the probe's events, or everything else."""
-        if line.startswith("probe| "):
-            self.probe_lines.append(line[len("probe| "):])
+        if line.startswith(PROBE):
+            self.probe_lines.append(line[len(PROBE):])
         else:
             self.other_lines.append(line)
 
     @property
     def events(self):
-        from dynalab.runtime.protocol import read_events
-
-        return [event for event in read_events(self.probe_lines) if event.get("event") != "log"]
+        return [event for event in read_events(self.probe_lines) if event.get("event") != Event.LOG]
 
     @property
     def passed(self):
-        done = [event for event in self.events if event["event"] == "done"]
+        done = [event for event in self.events if event["event"] == Event.DONE]
         return self.exit_code == 0 and bool(done) and done[-1].get("failed") == 0 and not self.timed_out
 
 

@@ -5,14 +5,31 @@ package index: there, for Linux x86_64, ``torch==X`` is a multi-GB CUDA build.
 Its small dependencies come from wherever pip finds them (index, cache, wheelhouse).
 """
 
-import configparser
+import ast
+import functools
 import glob
+import importlib.metadata
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from dynalab.errors import IntegratedTestFailed
 
 WHEELHOUSE_ENV = "DYNALAB_WHEELHOUSE"
+PIP_SECTIONS = (":env:", "install", "global")
+"""Where pip's settings for ``pip install`` come from, first wins: its environment variables, then its config files."""
+
+
+def installed_version(distribution):
+    """The version of ``distribution`` installed here, or None.
+
+    Read from its metadata, not by importing it: ``import torch`` alone costs seconds.
+    """
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def wheelhouse(config):
@@ -22,7 +39,7 @@ def wheelhouse(config):
     config's ``integrated_test.docker.wheelhouse``, which overrides the user's
     settings (see ``dynalab.settings``).
     """
-    from dynalab.settings import resolve
+    from dynalab.project.settings import resolve
 
     folder = resolve("wheelhouse", config).value
     if not folder:
@@ -48,7 +65,7 @@ def torch_wheels(config, version):
     that no pip ever goes to the index for torch.
     """
     folder = wheelhouse(config)
-    folders = [str(folder)] if folder else pip_settings("find-links", env="PIP_FIND_LINKS")
+    folders = [str(folder)] if folder else pip_settings("find-links")
     patterns = {f"torch-{version}-*.whl", f"torch-{version.replace('+', '%2B')}-*.whl"}
     found = sorted({Path(path) for where in folders for pattern in patterns for path in glob.glob(os.path.join(where, pattern))})
     if found:
@@ -67,22 +84,43 @@ def torch_wheels(config, version):
     )
 
 
-def pip_settings(key, env):
-    """Values of a pip setting from the environment and pip's config files (first wins).
+def pip_settings(key):
+    """The values pip uses for its setting ``key`` (e.g. ``find-links``), as pip itself reports them.
 
-    As for pip, PIP_CONFIG_FILE set to os.devnull means no config file at all.
+    Taken from ``pip config list`` (environment variables, then the ``install``
+    and ``global`` sections of pip's config files), so every way of configuring
+    pip counts as pip counts it; ``file://`` URLs become paths.
     """
-    values = os.environ.get(env, "").split()
-    files = ["/etc/pip.conf", "/etc/xdg/pip/pip.conf", os.path.expanduser("~/.pip/pip.conf"),
-             os.path.expanduser("~/.config/pip/pip.conf"), os.environ.get("PIP_CONFIG_FILE", "")]
-    if os.environ.get("PIP_CONFIG_FILE") == os.devnull:
-        files = []
-    parser = configparser.ConfigParser()
-    parser.read([path for path in files if path and os.path.isfile(path)])
-    for section in ("install", "global"):
-        if parser.has_option(section, key):
-            values.extend(parser.get(section, key).split())
-    return [value[len("file://"):] if value.startswith("file://") else value for value in values]
+    values = []
+    for section in PIP_SECTIONS:
+        values.extend(_pip_config(_pip_environment()).get(f"{section}.{key}", "").split())
+    paths = [value[len("file://"):] if value.startswith("file://") else value for value in values]
+    return list(dict.fromkeys(paths))  # the same folder set twice is one folder
+
+
+def _pip_environment():
+    """What pip's answer depends on besides its files: its variables and where the user's config lives."""
+    return tuple(sorted((name, value) for name, value in os.environ.items()
+                        if name.startswith("PIP_") or name in ("HOME", "XDG_CONFIG_HOME", "XDG_CONFIG_DIRS", "VIRTUAL_ENV")))
+
+
+@functools.lru_cache(maxsize=8)
+def _pip_config(environment):
+    """``{"section.key": value}`` from ``python -m pip config list``, asked once per ``environment``
+    (the variables that decide pip's answer; the process inherits them all)."""
+    try:
+        listing = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True,
+                                 timeout=60).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return {}  # no pip here: no settings of pip's to honour
+    settings = {}
+    for line in listing.splitlines():
+        name, _, quoted = line.partition("=")
+        try:
+            settings[name.strip()] = str(ast.literal_eval(quoted.strip()))  # pip prints each value as a Python literal
+        except (ValueError, SyntaxError):
+            continue
+    return settings
 
 
 def torch_install(version, find_links):

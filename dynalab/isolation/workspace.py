@@ -13,7 +13,7 @@ import dynalab
 from dynalab.errors import IntegratedTestFailed
 
 # The parts of dynalab that run next to the model: standard library only.
-RUNTIME_PARTS = ("__init__.py", "errors.py", "tasks", "handler", "runtime")
+RUNTIME_PARTS = ("__init__.py", "errors.py", "files.py", "tasks", "handler", "runtime")
 LAUNCHER = "dynalab_launcher.py"
 
 
@@ -86,12 +86,19 @@ def _model_dir_errors():
         raise IntegratedTestFailed(f"cannot lay out the model dir from the package: {error}")
 
 
-def write_run_spec(path, name, config, definition, rootpath, model_dir):
-    """Write the run spec (``dynalab.runtime.protocol``) for the server and the probe; returns it."""
-    from dynalab.runtime.protocol import make_spec, write_spec
+def run_spec(name, config, definition, rootpath, model_dir, examples=None):
+    """The validated run spec (``dynalab.runtime.protocol``) for the server and the probe."""
+    from dynalab.runtime.protocol import make_spec, validate_spec
 
-    spec = make_spec(name, definition, rootpath, model_dir, config["handler"], config["checkpoint"], config["batched"], None)
-    return write_spec(str(path), spec)
+    return validate_spec(make_spec(name, definition, rootpath, model_dir, config["handler"], config["checkpoint"],
+                                   config["batched"], None, examples))
+
+
+def write_run_spec(path, name, config, definition, rootpath, model_dir, examples=None):
+    """Write ``run_spec`` to ``path``; returns it."""
+    from dynalab.runtime.protocol import write_spec
+
+    return write_spec(str(path), run_spec(name, config, definition, rootpath, model_dir, examples))
 
 
 def launcher_arguments(config, spec_path, loopback):

@@ -11,14 +11,10 @@ import json
 
 from dynalab.runtime.protocol import Event
 from dynalab.tasks.annotations import show
-
-# task_io is imported inside the functions: the local runner imports this
-# module before it has set DYNALAB_ROOTPATH, which task_io reads at import.
+from dynalab.tasks.task_io import RESPONSE, Problem, parse_response
 
 
 def _problem(expected, got, hint):
-    from dynalab.tasks.task_io import RESPONSE, Problem
-
     return Problem(RESPONSE, expected, got, hint)
 
 
@@ -35,8 +31,6 @@ def unwrap(result):
 
 def judge(raw, example, taskio):
     """``(response, problems)`` for one response: a dict, or JSON text/bytes (an HTTP body)."""
-    from dynalab.tasks.task_io import parse_response
-
     response, problem = parse_response(raw)
     if problem is not None:
         return _shown(raw), [problem]

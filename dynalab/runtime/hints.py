@@ -9,6 +9,7 @@ fix for the same mistake.
 import os
 import re
 
+from dynalab.files import relative_inside
 from dynalab.runtime.loader import HandlerLoadError
 
 # Shown with a failure to load that nothing more specific explains: many handlers
@@ -97,8 +98,7 @@ def module_fix(local):
 
 def dynalab_import_hint(module):
     """The fix for importing ``module``, a part of Dynalab that does not exist."""
-    # Imported here: task_io must be first imported once the runtime has set ROOTPATH.
-    from dynalab.tasks.first_api import RECIPES
+    from dynalab.tasks.first_api_rules import RECIPES
 
     first_api = ", ".join(f"dynalab.tasks.{code}" for code in RECIPES)
     prefix = "dynalab.tasks."
@@ -113,11 +113,8 @@ def dynalab_import_hint(module):
 
 def opened_in_model_dir(filename, model_dir):
     """``filename`` relative to the model dir (as the handler opened it), or None if it points elsewhere."""
-    path = os.path.normpath(filename if os.path.isabs(filename) else os.path.join(model_dir, filename))
-    base = os.path.normpath(model_dir)
-    if not path.startswith(base + os.sep):
-        return None
-    return path[len(base) + 1:].replace(os.sep, "/")
+    relative = relative_inside(os.path.join(model_dir, filename), model_dir)
+    return None if relative in (None, ".") else relative
 
 
 def find_in_project(root, relative):

@@ -7,8 +7,8 @@ the container). Handlers use it for files they do not list in
 ``model_files``: ``sys.path.append(ROOTPATH)`` or
 ``open(os.path.join(ROOTPATH, "configs", "x.json"))``. The runtime hands it
 over in the environment variable ``DYNALAB_ROOTPATH`` (``task_io.ROOTPATH_ENV``),
-which ``task_io`` reads when it is first imported, so it must be set (and
-``task_io.ROOTPATH`` corrected) before any user code runs.
+which ``task_io`` reads whenever ``ROOTPATH`` is asked for: it must be set
+before any user code runs.
 """
 
 import importlib
@@ -18,6 +18,9 @@ import sys
 import tempfile
 
 import dynalab
+from dynalab.files import is_inside
+from dynalab.tasks import task_io
+
 
 class HandlerLoadError(Exception):
     """Raised when the handler module cannot be found or defines no ``handle(data, context)``."""
@@ -35,13 +38,8 @@ def enter_model_dir(spec, spec_path):
     definition being tested), makes the model dir the working directory and
     the first entry of ``sys.path``.
     """
-    # task_io names the variables; imported before they are set, it read
-    # ROOTPATH too early, so that is corrected in place before any user import.
-    from dynalab.tasks import task_io
-
     os.environ[task_io.ROOTPATH_ENV] = spec["rootpath"]
     os.environ[task_io.TASK_FILE_ENV] = _write_task_file(spec["task"], spec_path)
-    task_io.ROOTPATH = spec["rootpath"]
     _drop_launch_dir()
     os.chdir(spec["model_dir"])
     sys.path.insert(0, spec["model_dir"])
@@ -55,7 +53,7 @@ def import_handler(spec):
         raise HandlerLoadError(f"handler {file_name} not found in the model dir {model_dir}")
     name = os.path.splitext(file_name)[0]
     loaded = sys.modules.get(name)
-    if loaded is not None and not _is_inside(getattr(loaded, "__file__", None), model_dir):
+    if loaded is not None and not _defined_in(loaded, model_dir):
         raise HandlerLoadError(
             f"the handler module name {name!r} is already taken by {getattr(loaded, '__file__', None) or 'a built-in module'}",
             hint=f"rename {file_name} (for example to handler.py) and update `handler` in the model config",
@@ -97,8 +95,6 @@ def _drop_launch_dir():
         del sys.path[0]
 
 
-def _is_inside(path, folder):
-    if not path:
-        return False
-    folder = os.path.abspath(folder)
-    return os.path.commonpath([os.path.abspath(path), folder]) == folder
+def _defined_in(module, folder):
+    path = getattr(module, "__file__", None)
+    return bool(path) and is_inside(path, folder)

@@ -5,8 +5,8 @@
 SPEC is a run spec (see ``dynalab.runtime.protocol``). As a TorchServe worker
 would, this imports the handler from the model dir, calls ``handle(None,
 context)`` once to load the model, then ``handle([{"body": example}],
-context)`` for each mock datapoint (batched mode: once, with every example as
-one JSON line of a single body). Events go to file descriptor N as JSON lines
+context)`` for each mock datapoint, or each example the spec names (batched
+mode: once, with every example as one JSON line of a single body). Events go to file descriptor N as JSON lines
 (default: stdout); the handler's own prints go to stdout and stderr.
 
 Exit status: 0 if every datapoint passed, 1 if any failed, 2 if the spec is
@@ -20,11 +20,10 @@ import sys
 import time
 import traceback
 
-# checks imports task_io only when called: task_io is imported once the run
-# has set DYNALAB_ROOTPATH (see loader.enter_model_dir).
 from dynalab.runtime import checks, hints, loader
 from dynalab.runtime.context import context_from_spec
-from dynalab.runtime.protocol import Event, Reason, SpecError, Stage, emit, load_spec
+from dynalab.runtime.protocol import Event, Reason, SpecError, Stage, emit, examples_of, load_spec
+from dynalab.tasks.task_io import TaskIO
 
 
 class _StageFailed(Exception):
@@ -50,14 +49,11 @@ class Runner:
         """Import, load, run the datapoints; returns the exit status."""
         try:
             loader.enter_model_dir(self.spec, spec_path)
-            # DYNALAB_ROOTPATH is set and task_io.ROOTPATH with it: TaskIO may run now.
-            from dynalab.tasks.task_io import TaskIO
-
             taskio = TaskIO.from_definition(self.spec["task"], source=f"task of run spec {spec_path}")
         except (OSError, ValueError, LookupError) as error:
             self.emit(Event.ERROR, stage=Stage.SPEC, reason=Reason.BAD_SPEC, message=str(error), traceback="")
             return 2
-        examples = taskio.mock_datapoints
+        examples = examples_of(self.spec, taskio)
         total = len(examples)
         self.emit(Event.START, model_name=self.spec["model_name"], total=total, batched=self.spec["batched"])
         try:

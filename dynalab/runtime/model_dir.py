@@ -8,6 +8,8 @@ its base name, whatever folder of the project it comes from.
 import os
 import shutil
 
+from dynalab.files import is_inside
+
 # Written into every model dir we build, so a later rebuild may empty it
 # without ever deleting a folder we did not create.
 MARKER = ".dynalab-model-dir"
@@ -87,7 +89,7 @@ def _source(rootpath, field, relative):
     source = os.path.realpath(os.path.join(rootpath, relative))
     if source == rootpath:
         raise ModelDirError(f"{field}: {relative!r} is the project root itself, not a file in it")
-    if os.path.commonpath([rootpath, source]) != rootpath:
+    if not is_inside(source, rootpath):
         raise ModelDirError(f"{field}: {relative} is outside the project root {rootpath}")
     if not os.path.exists(source):
         raise ModelDirError(f"{field}: {relative} does not exist under {rootpath}")

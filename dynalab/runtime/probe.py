@@ -3,7 +3,8 @@
     python -m dynalab.runtime.probe SPEC (--url URL | --port-file PATH)
         [--startup-timeout S] [--request-timeout S]
 
-Waits until ``GET /ping`` says Healthy, then sends every mock datapoint to
+Waits until ``GET /ping`` says Healthy, then sends every mock datapoint (or
+each example the spec names) to
 ``POST /predictions/<model_name>`` (batched mode: one request whose body holds
 one JSON line per datapoint) and judges each response with the same checks as
 the local runner. Events (see ``dynalab.runtime.protocol``) go to stdout.
@@ -19,9 +20,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 
 from dynalab.runtime import checks
-from dynalab.runtime.protocol import TIMEOUT_HINTS, Event, Health, Reason, SpecError, Stage, emit, load_spec
+from dynalab.runtime.protocol import TIMEOUT_HINTS, Event, Health, Reason, SpecError, Stage, emit, examples_of, load_spec
+from dynalab.tasks.task_io import TaskIO
 
 POLL_SECONDS = 0.25
 
@@ -73,14 +76,16 @@ def _json(payload):
     return value if isinstance(value, dict) else {}
 
 
+@dataclass
 class Probe:
-    """One probe run: events out, tally kept."""
+    """One probe run: events out (to the ``events`` stream), tally kept."""
 
-    def __init__(self, spec, events, startup_timeout, request_timeout):
-        self.spec = spec
-        self.events = events
-        self.startup_timeout = startup_timeout
-        self.request_timeout = request_timeout
+    spec: dict
+    events: object
+    startup_timeout: float
+    request_timeout: float
+
+    def __post_init__(self):
         self.tally = checks.Tally(self.emit)
 
     def emit(self, kind, **fields):
@@ -88,14 +93,12 @@ class Probe:
 
     def run(self, url=None, port_file=None):
         """Wait for health, send the datapoints; returns the exit status."""
-        from dynalab.tasks.task_io import TaskIO
-
         try:
             self.taskio = TaskIO.from_definition(self.spec["task"], source="task of the run spec")
         except (ValueError, LookupError) as error:
             self.emit(Event.ERROR, stage=Stage.SPEC, reason=Reason.BAD_SPEC, message=str(error), traceback="")
             return 2
-        examples = self.taskio.mock_datapoints
+        examples = examples_of(self.spec, self.taskio)
         total = len(examples)
         self.emit(Event.START, model_name=self.spec["model_name"], total=total, batched=self.spec["batched"], url=url)
         client = self._wait_until_healthy(url, port_file)

@@ -155,13 +155,15 @@ _SPEC_FIELDS = {
     "batched": (bool, False),
     "gpu_id": ((int, type(None)), None),
     "batch_size": (int, 1),
+    "examples": ((list, type(None)), None),  # the inputs to send instead of the task's mock datapoints
 }
 
 
-def make_spec(model_name, task, rootpath, model_dir, handler, serialized_file, batched, gpu_id):
+def make_spec(model_name, task, rootpath, model_dir, handler, serialized_file, batched, gpu_id, examples=None):
     """The run spec of a model: ``handler`` and ``serialized_file`` are paths as the config
     gives them (relative to the project root); the spec names them as the model dir holds
-    them, by bare name. Write it with ``write_spec``, which validates it."""
+    them, by bare name. ``examples`` (a list of example dicts) replaces the task's mock
+    datapoints (``dynalab-cli predict``). Write it with ``write_spec``, which validates it."""
     return {
         "model_name": model_name,
         "task": task,
@@ -172,7 +174,13 @@ def make_spec(model_name, task, rootpath, model_dir, handler, serialized_file, b
         "batched": batched,
         "gpu_id": gpu_id,
         "batch_size": 1,
+        "examples": examples,
     }
+
+
+def examples_of(spec, taskio):
+    """The examples a run sends to the handler: the spec's own, else the task's mock datapoints."""
+    return spec["examples"] if spec["examples"] is not None else taskio.mock_datapoints
 
 
 def validate_spec(spec, source="run spec"):
@@ -204,6 +212,9 @@ def validate_spec(spec, source="run spec"):
         raise SpecError(f"{source}: field 'task' must be a task definition {{\"task\": code, \"config\": {{...}}}}")
     if result["batch_size"] < 1:
         raise SpecError(f"{source}: field 'batch_size' must be at least 1")
+    examples = result["examples"]
+    if examples is not None and (not examples or not all(isinstance(example, dict) for example in examples)):
+        raise SpecError(f"{source}: field 'examples' must be a non-empty list of example objects")
     return result
 
 

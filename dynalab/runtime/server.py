@@ -24,7 +24,6 @@ SIGTERM or SIGINT stops the server cleanly.
 
 import argparse
 import json
-import os
 import queue
 import signal
 import sys
@@ -33,6 +32,7 @@ import time
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from dynalab.files import atomic_write_text
 from dynalab.runtime import hints, loader
 from dynalab.runtime.context import context_from_spec
 from dynalab.runtime.protocol import Health, SpecError, Stage, load_spec
@@ -223,14 +223,6 @@ class RequestHandler(BaseHTTPRequestHandler):
             log(f"{self.address_string()} {format % args}")
 
 
-def _write_port_file(path, port):
-    # Written whole then renamed, so a reader never sees a half-written port.
-    temporary = f"{path}.tmp{os.getpid()}"
-    with open(temporary, "w", encoding="utf-8") as file:
-        file.write(f"{port}\n")
-    os.replace(temporary, path)
-
-
 def _raise_shutdown(signum, frame):
     raise _Shutdown()
 
@@ -262,7 +254,7 @@ def main(argv=None):
     try:
         threading.Thread(target=httpd.serve_forever, name="http", daemon=True).start()
         if args.port_file:
-            _write_port_file(args.port_file, port)
+            atomic_write_text(args.port_file, f"{port}\n")  # a reader never sees half a port
         log(f"listening on {host}:{port}")
         model.load()
         model.serve_jobs()

@@ -4,7 +4,7 @@ Installed with the ``server`` extra (``pip install "dynalab[server]"``), run wit
 ``dynalab-server run --data-dir DIR``. One idea per module:
 
     cli              the ``dynalab-server`` command line: ``run``, and the admin commands
-    admin            the administrator's commands: accounts, API tokens, upload quotas
+    admin            the administrator's commands: accounts, API tokens, upload quotas, datasets
     settings         what one server is configured with (options, DYNALAB_SERVER_* variables),
                      and where it keeps its files
     serve            running the app with uvicorn: the data dir lock, the socket, the ready line
@@ -14,6 +14,10 @@ Installed with the ``server`` extra (``pip install "dynalab[server]"``), run wit
                      dependencies (what routes ask for), pages_html (that page's HTML)
     intake/          receiving an upload: form, tar_stream, archive_check, storage, upload
     db/              models (the tables) and database (opening it)
+    datasets/        evaluation datasets: examples (a line's checks), store (the files, read back
+                     for jobs), records (the rows, and queueing a dataset's evaluations)
+    evaluation/      metrics (accuracy, macro_f1, exact_match, squad_f1, vqa_accuracy, bleu) and
+                     scoring (an evaluation's score from the task's metrics)
     auth             API tokens, bearer tokens, passwords
     quota            how many uploads a user may make
     task_catalog     which tasks the server accepts, with their quotas

@@ -1,4 +1,4 @@
-"""The administrator's commands: accounts, API tokens and upload quotas.
+"""The administrator's commands: accounts, API tokens, upload quotas and evaluation datasets.
 
 Each is a plain function over the server's ``Settings`` and explicit
 arguments, printing what the administrator reads; ``dynalab.server.cli``
@@ -6,12 +6,15 @@ binds them to the ``dynalab-server`` subcommands. Expected failures are
 ``UsageError``s, which the command line prints as one line.
 """
 
+import math
+
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 
 from dynalab.errors import UsageError
-from dynalab.server import auth
+from dynalab.server import auth, datasets
 from dynalab.server.db.database import open_database
-from dynalab.server.db.models import TaskQuota, Upload, User, iso
+from dynalab.server.db.models import Dataset, TaskQuota, Upload, User, iso
 from dynalab.server.task_catalog import load_catalog
 
 PROG = "dynalab-server"
@@ -85,8 +88,7 @@ def list_tasks(settings):
 def set_quota(settings, task_code, threshold=None, hours=None, reset=False):
     """Override a task's upload quota (or go back to the default with --reset)."""
     db, catalog = _open_db(settings), load_catalog(settings.tasks_dir)
-    if task_code not in catalog:
-        raise UsageError(f"unknown task {task_code!r} (known: {', '.join(catalog.codes())})")
+    _definition(catalog, task_code)
     with db.session() as session:
         if reset:
             session.execute(delete(TaskQuota).where(TaskQuota.task_code == task_code))
@@ -102,6 +104,102 @@ def set_quota(settings, task_code, threshold=None, hours=None, reset=False):
         session.commit()
         quota = catalog.quota(session, task_code)
     print(f"Task {task_code}: at most {quota.threshold} uploads per {quota.hr_diff} hours per user.")
+
+
+def add_dataset(settings, file, task, name, access="scoring", weight=5.0):
+    """Check every line of ``file`` against the task, store it, and queue its evaluation for
+    every model of the task already deployed."""
+    db, catalog = _open_db(settings), load_catalog(settings.tasks_dir)
+    definition = _definition(catalog, task)
+    if not datasets.NAME_PATTERN.match(name):
+        raise UsageError(f"dataset name {name!r} is not usable",
+                         hint="use up to 100 letters, digits, '.', '_' and '-', starting with a letter or digit")
+    if not (math.isfinite(weight) and weight > 0):
+        raise UsageError(f"--weight {weight}: must be a number above 0",
+                         hint="the weight of this dataset in the task's averaged scores (default 5)")
+    with db.session() as session:  # before reading what may be gigabytes
+        _refuse_existing(session, task, name)
+    store = datasets.DatasetStore(settings.datasets_dir)
+    stored = store.add(file, datasets.ExampleChecker(definition), settings.tmp_dir)
+    try:
+        with db.session() as session:
+            dataset = Dataset(task_code=task, name=name, access=access, weight=weight, sha256=stored.sha256,
+                              examples=stored.examples)
+            session.add(dataset)
+            try:
+                session.flush()
+            except IntegrityError:  # added by someone else meanwhile
+                session.rollback()
+                _refuse_existing(session, task, name)
+                raise
+            queued = datasets.queue_evaluations_for_dataset(session, dataset)
+            session.commit()
+    except BaseException:
+        _discard_unless_used(db, store, stored.sha256)
+        raise
+    print(f"Added dataset {name} to task {task}: {stored.examples} examples, access {access}, "
+          f"weight {weight:g} (sha256 {stored.sha256}).")
+    if queued:
+        ids = ", ".join(str(model.id) for model in queued)
+        plural = "s" if len(queued) > 1 else ""
+        print(f"Queued its evaluation for {len(queued)} model{plural} (id{plural} {ids}).")
+    else:
+        print(f"No model of task {task} is deployed yet; models are evaluated on it once deployed.")
+
+
+def list_datasets(settings, task=None):
+    """One line per dataset: task, name, access, weight, examples, evaluations by status, sha256, creation time."""
+    db, catalog = _open_db(settings), load_catalog(settings.tasks_dir)
+    if task is not None:
+        _definition(catalog, task)
+    with db.session() as session:
+        rows = datasets.datasets_of(session, task)
+        counts = datasets.evaluation_counts(session)
+    if not rows:
+        where = f" for task {task}" if task else ""
+        print(f"No datasets{where} yet: add one with `{PROG} add-dataset --task T --name N FILE.jsonl`.")
+    for dataset in rows:
+        statuses = counts.get(dataset.id, {})
+        progress = ", ".join(f"{statuses[s]} {s}" for s in ("pending", "running", "done", "failed") if s in statuses)
+        print(f"{dataset.task_code}\t{dataset.name}\t{dataset.access}\tweight {dataset.weight:g}\t"
+              f"{dataset.examples} examples\t{progress or 'no evaluations'}\t{dataset.sha256}\t"
+              f"{iso(dataset.created_at)}")
+
+
+def remove_dataset(settings, task, name):
+    """Delete a dataset and its evaluations; its file goes too unless another dataset has the same content."""
+    db = _open_db(settings)
+    with db.session() as session:
+        dataset = datasets.find_dataset(session, task, name)
+        if dataset is None:
+            raise UsageError(f"task {task} has no dataset {name!r}", hint=f"see `{PROG} list-datasets --task {task}`")
+        sha256 = dataset.sha256
+        evaluations, settled = datasets.delete_dataset(session, dataset)
+        session.commit()
+    _discard_unless_used(db, datasets.DatasetStore(settings.datasets_dir), sha256)
+    print(f"Removed dataset {name} of task {task} and its {evaluations} evaluation{'s' if evaluations != 1 else ''}.")
+    for model in settled:
+        print(f"Model {model.id} ({model.name}) is now evaluated: every remaining dataset of {task} is done.")
+
+
+def _definition(catalog, task):
+    if task not in catalog:
+        raise UsageError(f"unknown task {task!r} (known: {', '.join(catalog.codes())})")
+    return catalog.definitions[task]
+
+
+def _discard_unless_used(db, store, sha256):
+    """Delete the file ``sha256`` unless a dataset (maybe of another task) has the same content."""
+    with db.session() as session:
+        if not session.scalar(select(func.count()).select_from(Dataset).where(Dataset.sha256 == sha256)):
+            store.discard(sha256)
+
+
+def _refuse_existing(session, task, name):
+    if datasets.find_dataset(session, task, name) is not None:
+        raise UsageError(f"task {task} already has a dataset {name!r}",
+                         hint=f"pick another --name, or remove it first: {PROG} remove-dataset --task {task} "
+                              f"--name {name}")
 
 
 def _check_email(email):

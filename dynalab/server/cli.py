@@ -1,4 +1,4 @@
-"""``dynalab-server``: run the evaluation server, and administer its users and quotas.
+"""``dynalab-server``: run the evaluation server, and administer its users, quotas and datasets.
 
 Each subcommand is bound to its function (``set_defaults(command=...)``),
 whose parameters are the subcommand's own arguments; the options that are
@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from dynalab.errors import DynalabError
-from dynalab.server import admin
+from dynalab.server import admin, datasets
 from dynalab.server.settings import Settings, env_variable, load_settings, option_flag, sqlite_url
 
 PROG = admin.PROG
@@ -62,7 +62,25 @@ def build_parser():
     quota.add_argument("--threshold", type=int, help="uploads allowed per user within the window")
     quota.add_argument("--hours", type=int, help="length of the window in hours")
     quota.add_argument("--reset", action="store_true", help="back to the task's default quota")
+    add = command("add-dataset", admin.add_dataset,
+                  "add an evaluation dataset to a task (every deployed model of the task is evaluated on it)")
+    add.add_argument("file", metavar="FILE.jsonl", help="one JSON object a line: uid, the task's inputs and targets")
+    _task_and_dataset_name(add)
+    add.add_argument("--access", choices=datasets.ACCESS, default="scoring",
+                     help="scoring: counts in the leaderboard's averages; standard: shown; "
+                          "hidden: scored, not shown (default scoring)")
+    add.add_argument("--weight", type=float, default=5.0,
+                     help="weight in the task's averages over scoring datasets (default 5)")
+    listing = command("list-datasets", admin.list_datasets, "list the evaluation datasets")
+    listing.add_argument("--task", help="only this task's")
+    _task_and_dataset_name(command("remove-dataset", admin.remove_dataset,
+                                   "remove a dataset and its evaluations"))
     return parser
+
+
+def _task_and_dataset_name(parser):
+    parser.add_argument("--task", required=True, help="the task's code, e.g. nli")
+    parser.add_argument("--name", required=True, help="the dataset's name, unique in the task")
 
 
 def _add_settings(parser, names):

@@ -147,15 +147,16 @@ def deployed(session, model):
             queue.enqueue(session, model.id, dataset.id)
 
 
-def evaluate_on(session, model, dataset, detail="dataset added"):
+def evaluate_on(session, model, dataset, detail=None):
     """Evaluate ``model`` on ``dataset`` (new, or to be evaluated again): pending, and queued once
     the model is deployed (a model still deploying gets it from ``deployed``; a failed one never)."""
     lock_model(session, model.id)
     if model.status == "failed":
         return
+    detail = detail or f"dataset {dataset.name} added"
     evaluation = _pending(session, model, dataset, detail)
     if model.status in DEPLOYED:
-        move_model(session, model, "evaluating", f"{detail}: {dataset.name}")
+        move_model(session, model, "evaluating", detail)
         if evaluation.status == "pending":
             queue.enqueue(session, model.id, dataset.id)
 
@@ -183,7 +184,7 @@ def evaluation_done(session, model, dataset_id, metrics, examples_per_second, pe
     settle(session, model)
 
 
-def settle(session, model):
+def settle(session, model, detail="every dataset of its task is done"):
     """``evaluating`` → ``evaluated`` once every dataset of its task is done (also after a dataset was removed)."""
     lock_model(session, model.id)
     if model.status != "evaluating":
@@ -191,7 +192,7 @@ def settle(session, model):
     done = set(session.scalars(select(Evaluation.dataset_id).where(
         Evaluation.model_id == model.id, Evaluation.status == "done")))
     if all(dataset.id in done for dataset in datasets_of(session, model.task_code)):
-        move_model(session, model, "evaluated", "every dataset of its task is done")
+        move_model(session, model, "evaluated", detail)
 
 
 def fail_model(session, model, failure_class, reason, hint=None, dataset_id=None, keep_job=None):

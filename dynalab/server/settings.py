@@ -9,6 +9,7 @@ reads and checks them. Everything the server writes lives under the data dir::
     DIR/blobs/ab/<sha256>.tar.gz   accepted uploads, content-addressed
     DIR/tmp/                 uploads in flight (emptied at start-up)
     DIR/tasks/*.yaml         extra task definitions served next to the built-in ones
+    DIR/datasets/<sha256>.jsonl    the evaluation datasets, content-addressed (add-dataset)
     DIR/server.lock          held while a server runs, so two never share a data dir
     DIR/session.key          the secret that signs web sign-in cookies (made at first start)
 """
@@ -95,6 +96,10 @@ class Settings(BaseSettings):
     @property
     def tasks_dir(self):
         return self.data_dir / "tasks"
+
+    @property
+    def datasets_dir(self):
+        return self.data_dir / "datasets"
 
     @property
     def lock_file(self):

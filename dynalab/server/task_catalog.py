@@ -3,7 +3,9 @@
 The built-in definitions come first; a ``DIR/tasks/<anything>.yaml`` file adds
 a task or replaces a built-in one with the same code. Such a file may also set
 the task's quota with top-level ``dynalab_threshold`` (uploads) and
-``dynalab_hr_diff`` (hours); ``dynalab-server set-quota`` overrides both.
+``dynalab_hr_diff`` (hours); ``dynalab-server set-quota`` overrides both. The metrics a
+task file names must fit its targets (``bleu`` needs a string target, ``accuracy`` a
+multiclass one...).
 """
 
 from dataclasses import dataclass
@@ -12,6 +14,7 @@ import yaml
 
 from dynalab.errors import UsageError
 from dynalab.server.db.models import TaskQuota
+from dynalab.server.evaluation.metrics import metric_problems
 from dynalab.tasks import registry
 
 DEFAULT_THRESHOLD = 3
@@ -47,6 +50,9 @@ class TaskCatalog:
             for key in ("dynalab_threshold", "dynalab_hr_diff"):
                 if key in definition and not (type(definition[key]) is int and definition[key] >= 0):
                     raise TaskCatalogError(f"{path}: {key} = {definition[key]!r}: must be a whole number >= 0")
+            problems = metric_problems(definition)
+            if problems:
+                raise TaskCatalogError(f"{path}: {'; '.join(problems)}")
             self.definitions[definition["task"]] = definition
 
     def codes(self):

@@ -78,22 +78,25 @@ class StringType(AnnotationType):
     def check(self, value, annotation, by_name, example, normalised=True):
         if isinstance(value, str):
             return []
-        return [self._problem(value, annotation, by_name, f"return {annotation['name']} as a str")]
+        return [self._problem(value, annotation, by_name, self.hint(annotation))]
+
+    def hint(self, annotation):
+        return f"return {annotation['name']} as a str"
 
     def mocks(self, annotation, by_name, example=None):
         return list(MOCK_STRINGS)
 
 
-class ImageType(AnnotationType):
+class ImageType(StringType):
+    """A string too: the image, base64-encoded."""
+
     name = "image"
 
     def describe(self, annotation, by_name):
         return "a base64-encoded image (a string)"
 
-    def check(self, value, annotation, by_name, example, normalised=True):
-        if isinstance(value, str):
-            return []
-        return [self._problem(value, annotation, by_name, "return the image encoded with base64, as a str")]
+    def hint(self, annotation):
+        return "return the image encoded with base64, as a str"
 
     def mocks(self, annotation, by_name, example=None):
         return [MOCK_IMAGE]

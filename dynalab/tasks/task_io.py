@@ -7,25 +7,16 @@ runs next to the model, so it imports only the standard library.
 """
 
 import copy
-import hashlib
 import json
 import os
 import uuid
-from collections import namedtuple
 from pathlib import Path
 
-from dynalab.tasks import annotations
+from dynalab.tasks import annotations, first_api_rules
 from dynalab.tasks.annotations import MISSING, Problem, show
-from dynalab.tasks.registry import (
-    TASK_CODE_PATTERN,
-    Issue,
-    TaskDefinitionError,
-    UnknownTask,
-    builtin_task_codes,
-    load_builtin,
-    load_task_file,
-    validate_definition,
-)
+from dynalab.tasks.signatures import SECRET_ENV, Rules, signature_digest
+from dynalab.tasks.registry import TASK_CODE_PATTERN, Issue, TaskDefinitionError, UnknownTask
+from dynalab.tasks.registry import builtin_task_codes, load_builtin, load_task_file, validate_definition
 
 __all__ = [
     "ROOTPATH",
@@ -44,34 +35,21 @@ ROOTPATH_ENV = "DYNALAB_ROOTPATH"  # the project root, wherever it was unpacked
 TASK_FILE_ENV = "DYNALAB_TASK_FILE"  # a task definition file TaskIO(code) looks in first
 RESPONSE = "(response)"  # the Problem field of a response that is wrong as a whole
 
-# Where the whole model project lives. Dynalab sets DYNALAB_ROOTPATH wherever it
-# runs a handler (locally, in the sandbox, in the container).
-ROOTPATH = os.environ.get(ROOTPATH_ENV) or os.getcwd()
 
-SECRET_ENV = "MY_SECRET"
+def rootpath():
+    """Where the whole model project lives: DYNALAB_ROOTPATH, which Dynalab sets wherever it runs a
+    handler (locally, in the sandbox, in the container), else the working directory."""
+    return os.environ.get(ROOTPATH_ENV) or os.getcwd()
+
+
+def __getattr__(name):
+    # ``ROOTPATH`` is read, not stored: it is right whenever the module was first imported.
+    if name == "ROOTPATH":
+        return rootpath()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 SIGN_HINT = "call self.taskIO.sign_response(response, example) last, after setting every output field"
-
-
-class Rules(namedtuple("Rules", "signature_field sign normalised")):
-    """What a valid response looks like beyond its fields' types: the field holding
-    its signature, ``sign(task_io, response, example)`` computing the expected one,
-    and whether a dict of probabilities must sum to 1."""
-
-    __slots__ = ()
-
-
-def signature_digest(task_code, inputs, outputs, secret=""):
-    """SHA-1 over the secret (env MY_SECRET, else ``secret``), the task code, then
-    ``str(value)`` of each input, then of each output, both in sorted name order;
-    UTF-8; hex digest. Every generation of Dynalab's API signs this way."""
-    digest = hashlib.sha1()
-    digest.update(os.environ.get(SECRET_ENV, secret).encode("utf-8"))
-    digest.update(task_code.encode("utf-8"))
-    for key in sorted(inputs):
-        digest.update(str(inputs[key]).encode("utf-8"))
-    for key in sorted(outputs):
-        digest.update(str(outputs[key]).encode("utf-8"))
-    return digest.hexdigest()
 
 
 class ResponseInvalid(AssertionError):
@@ -103,7 +81,7 @@ def find_definition(task_code, task_info_path=None):
             return definition
     if not isinstance(task_code, str) or not TASK_CODE_PATTERN.match(task_code):
         raise UnknownTask(task_code, builtin_task_codes())
-    for directory in (ROOTPATH, os.getcwd()):
+    for directory in (rootpath(), os.getcwd()):
         path = Path(directory) / ".dynalab" / f"{task_code}.json"
         if path.is_file():
             return _load_checked(path, task_code)
@@ -242,12 +220,10 @@ class TaskIO:
         response, problem = parse_response(response)
         if problem:
             return [problem]
-        from dynalab.tasks import first_api  # it builds on this module
-
-        if first_api.is_first_api_response(response):
-            rules = first_api.rules(self.task_code)
+        if first_api_rules.is_first_api_response(response):
+            rules = first_api_rules.rules(self.task_code)
             if rules is None:
-                return [first_api.not_a_first_api_task(self.task_code, response)]
+                return [first_api_rules.not_a_first_api_task(self.task_code, response)]
         else:
             rules = CURRENT_RULES
         return self.check_with_rules(response, example, rules)

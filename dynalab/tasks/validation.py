@@ -21,6 +21,7 @@ SECTIONS = ("context", "input", "output")
 METRICS = ("accuracy", "macro_f1", "exact_match", "squad_f1", "vqa_accuracy", "bleu")
 
 _ABSENT = object()
+ABSENT = _ABSENT  # an Issue's value when the thing is missing (other checkers make Issues too)
 
 
 Issue = namedtuple("Issue", "path value problem fix")
@@ -37,7 +38,7 @@ class TaskDefinitionError(ValueError):
     def __init__(self, source, issues):
         self.source = source
         self.issues = list(issues)
-        lines = [_format_issue(issue) for issue in self.issues]
+        lines = [format_issue(issue) for issue in self.issues]
         if len(lines) == 1:
             message = f"{source}: {lines[0]}"
         else:
@@ -47,7 +48,8 @@ class TaskDefinitionError(ValueError):
         super().__init__(message)
 
 
-def _format_issue(issue):
+def format_issue(issue):
+    """One defect in a line: ``path = value: problem; fix``, or ``path is missing: problem; fix``."""
     if issue.path is None:
         where = ""
     elif issue.value is _ABSENT:

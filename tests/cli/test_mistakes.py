@@ -183,22 +183,23 @@ def test_a_flag_of_another_step_is_named_as_such(make_project, cli):
 
 
 def test_flag_suggestions_come_from_the_step_being_parsed_and_never_repeat_the_word_typed():
-    from dynalab.cli import build_program
+    from dynalab.cli.program import DynalabProgram
+    from dynalab.cli.usage_errors import flags
 
-    program = build_program()
-    steps = list(program.namespace.task_names)
-    flags = {step: program._flags(step) for step in steps}
-    core = set(program.initial_context.flag_names())  # invoke's own flags, known in every step
+    program = DynalabProgram()
+    steps = [name for name, command in program.commands.items() if command.listed]
+    own = {step: flags(program.commands[step]) for step in steps}
+    core = set(program.initial_context.flag_names())  # the program's own flags, known in every step
     for step in steps:
         for other in steps:
-            for flag in set(flags[other]) - set(flags[step]) - core:
+            for flag in set(own[other]) - set(own[step]) - core:
                 with pytest.raises(UsageError) as caught:
-                    build_program().run(["dynalab-cli", step, flag, "value"], exit=False)
+                    DynalabProgram().run(["dynalab-cli", step, flag, "value"], exit=False)
                 assert f"did you mean {flag!r}" not in str(caught.value), (step, flag)
     with pytest.raises(UsageError, match=r"did you mean '--force'\?"):
-        build_program().run(["dynalab-cli", "upload", "--forse"], exit=False)
+        DynalabProgram().run(["dynalab-cli", "upload", "--forse"], exit=False)
     with pytest.raises(UsageError, match=r"did you mean '--api-url'\?"):
-        build_program().run(["dynalab-cli", "login", "--api-ur", "x"], exit=False)
+        DynalabProgram().run(["dynalab-cli", "login", "--api-ur", "x"], exit=False)
 
 
 def test_an_unknown_task_code_gets_a_suggestion(make_project, cli):
@@ -239,3 +240,23 @@ def test_a_config_that_is_a_folder_is_a_config_error(make_project, cli):
     config.mkdir()
     result = cli("test", "--local", "-n", "m", cwd=project)
     assert_one_clear_error(result, 2, f"{config}: is a folder, not a file", "dynalab-cli init -n m")
+
+
+def test_debug_travels_as_an_argument_and_shows_the_traceback(make_project, monkeypatch, capsys):
+    import signal
+
+    from dynalab.cli.main import main
+
+    project = make_project("contract-nli")
+    monkeypatch.chdir(project)
+    monkeypatch.delenv("DYNALAB_DEBUG", raising=False)
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        with pytest.raises(SystemExit) as exited:
+            main(["dynalab-cli", "test", "--local", "--debug", "-n", "missing"])
+    finally:
+        signal.signal(signal.SIGTERM, handler)  # main() installs its own for the CLI's process
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "error: model 'missing' is not initialised" in err
+    assert "DYNALAB_DEBUG" not in os.environ, "--debug is main()'s argument, not the environment's"

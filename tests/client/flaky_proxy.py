@@ -13,13 +13,15 @@ upload would; ``held`` records, per POST, whether the event was set in time.
 
 import http.client
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
+
+from loopback import LoopbackServer
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
 
 
-class FlakyProxy:
+class FlakyProxy(LoopbackServer):
     def __init__(self, upstream, failures=2, status=503, methods=("GET", "POST"), forward_failures=False,
                  hold_posts=None):
         self.upstream = urlsplit(upstream)
@@ -32,16 +34,7 @@ class FlakyProxy:
         self.seen = []
         self.user_agents = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self):
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(self._handler())
 
     def _should_fail(self, method):
         with self._lock:

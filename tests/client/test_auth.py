@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from dynalab import settings
+from dynalab.project import settings
 from dynalab.client import auth
 from dynalab.client.api import DEFAULT_API_URL, resolve_api_url, resolve_server
 from dynalab.errors import AuthError, UsageError

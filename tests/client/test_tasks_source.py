@@ -2,8 +2,9 @@
 
 import json
 
-from dynalab.client.tasks_source import cached_server_tasks, load_tasks, upload_quota
+from dynalab.client.tasks_source import load_tasks
 from dynalab.project import Project
+from dynalab.project.server_tasks import cached_server_tasks, upload_quota
 from dynalab.tasks import registry
 
 

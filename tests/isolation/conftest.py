@@ -46,7 +46,7 @@ def docker(docker_engine, monkeypatch, tmp_path):
     """The engine, with the locally built base image unless one is chosen; no container of the
     test's projects (under its tmp_path) may outlive the test. Other runs on the same engine
     are none of its business."""
-    from dynalab.isolation.docker_image import LABEL, image_repository
+    from dynalab.isolation.docker.image import LABEL, image_repository
 
     if not os.environ.get("DYNALAB_DOCKER_BASE_IMAGE"):
         monkeypatch.setenv("DYNALAB_DOCKER_BASE_IMAGE", LOCAL_BASE_IMAGE)
@@ -59,7 +59,7 @@ def docker(docker_engine, monkeypatch, tmp_path):
 
 def _our_tags(client):
     """{tag: creation time} of the images the tests build (model NAME in dynalab-test/...)."""
-    from dynalab.isolation.docker_image import LABEL
+    from dynalab.isolation.docker.image import LABEL
 
     return {
         tag: image.attrs["Created"]

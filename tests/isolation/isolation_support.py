@@ -4,12 +4,12 @@ import hashlib
 import os
 from pathlib import Path
 
-from dynalab.config import save_config, validate_config
+from dynalab.project.config import save_config, validate_config
 from dynalab.errors import IntegratedTestFailed
-from dynalab.integrated_test import run_integrated_test
+from dynalab.steps.actions.integrated_test import run_integrated_test
 from dynalab.packaging import build_archive
 from dynalab.project import Project
-from dynalab.task_definitions import write_packaged_copy
+from dynalab.project.task_definitions import write_packaged_copy
 from dynalab.tasks.registry import load_builtin
 
 NAME = "dynalab-selftest"  # images and containers of the tests carry this model name
@@ -67,7 +67,7 @@ class Model:
         raise AssertionError(f"expected the integrated test to fail, it passed: {result}\n" + "\n".join(self.output))
 
     def local_test(self):
-        from dynalab.local_test import run_local_test
+        from dynalab.steps.actions.local_test import run_local_test
 
         run_local_test(self.project, NAME, self.config, self.definition, self.project.logs_dir(NAME) / "local-test.log", out=self.output.append)
 

@@ -3,7 +3,7 @@
 import pytest
 
 from dynalab.errors import IntegratedTestFailed
-from dynalab.isolation import docker_image
+from dynalab.isolation.docker import image as docker_image
 from isolation_support import NAME, snapshot
 
 pytestmark = pytest.mark.docker
@@ -112,3 +112,19 @@ def test_unreachable_docker_is_one_line_suggesting_the_sandbox(model, monkeypatc
     message = str(caught.value)
     assert "Docker is not reachable" in message and "--backend sandbox" in message
     assert "\n" not in message
+
+
+def test_predict_runs_the_users_example_in_the_integrated_tests_image(model, docker):
+    import json
+
+    from dynalab import steps
+
+    good = model("contract-nli")
+    good.integrated_test("docker")
+    example = {"context": "A man is sleeping.", "hypothesis": "A person rests.", "uid": "mine"}
+    result = steps.predict(good.project, NAME, input=json.dumps(example), integrated=True, backend="docker",
+                           out=good.output.append)
+    [prediction] = result.details["predictions"]
+    assert prediction["passed"] and prediction["response"]["id"] == "mine"
+    assert "  checks passed" in good.output
+    assert any("Reusing the Docker image" in line for line in good.output), "the example goes in, not a new image"

@@ -2,11 +2,11 @@
 
 import http.server
 import re
-import threading
 
 import pytest
 
 from isolation_support import snapshot
+from loopback import LoopbackServer
 
 
 @pytest.fixture
@@ -23,11 +23,8 @@ def weights_server():
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Weights)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/weights.bin"
-    server.shutdown()
-    server.server_close()
+    with LoopbackServer(Weights) as server:
+        yield f"{server.url}/weights.bin"
 
 
 def test_good_project_passes_and_leaves_the_project_unchanged(model):

@@ -10,7 +10,7 @@ import os
 import pytest
 
 from dynalab.errors import IntegratedTestFailed
-from dynalab.isolation.environment import installed_version
+from dynalab.isolation.wheels import installed_version
 from dynalab.isolation.wheels import torch_install, torch_wheels
 
 VERSION = "2.13.0+cpu"

@@ -27,12 +27,6 @@ def no_namespaces(tmp_path):
     return {"PATH": os.pathsep.join([str(stubs), os.environ["PATH"]])}
 
 
-@pytest.fixture
-def server(tmp_path):
-    with ServerProcess(tmp_path / "server-data") as running:
-        yield running
-
-
 def integrated_record(project):
     return yaml.safe_load((project / ".dynalab" / "m" / "state.yaml").read_text())["steps"]["integrated_test"]
 

@@ -68,7 +68,7 @@ def user(shared_server, request):
 def client_archive(make_project):
     """``client_archive(size)``: the archive ``dynalab-cli`` packages for the big-random-weights
     project with a ``size``-byte random checkpoint (stored, not compressed, in its own gzip member)."""
-    from dynalab.config import save_config, validate_config
+    from dynalab.project.config import save_config, validate_config
     from dynalab.packaging import build_archive
     from dynalab.project import Project
 

@@ -109,7 +109,7 @@ def test_a_dataset_added_later_is_evaluated_for_models_already_deployed_and_queu
             session.commit()
     assert parts.model(evaluated).status == "evaluating"
     assert parts.jobs(evaluated)[-1] == (dataset, "queued", 0)
-    assert parts.history(evaluated)[-1] == ("evaluated", "evaluating", "dataset added: late")
+    assert parts.history(evaluated)[-1] == ("evaluated", "evaluating", "dataset late added")
     assert parts.evaluations(deploying) == {dataset: "pending"}
     assert parts.jobs(deploying) == [(None, "queued", 0)]  # its deployment will queue it
     assert parts.evaluations(failed) == {} and parts.model(failed).status == "failed"

@@ -154,7 +154,7 @@ def test_module_data_holds_the_tasks_mock_examples():
 
 def test_the_first_api_reads_no_definition_until_a_check_needs_one(tmp_path, monkeypatch):
     # Where no definition can be found, building and signing still work, as they did.
-    monkeypatch.setattr(task_io, "ROOTPATH", str(tmp_path))
+    monkeypatch.setenv(task_io.ROOTPATH_ENV, str(tmp_path))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(task_io, "load_builtin", lambda code: pytest.fail("a definition was read"))
     response = first_api_task_io("hs").sign_response({"id": "u3", "label": "hateful"}, SENTIMENT_EXAMPLE)

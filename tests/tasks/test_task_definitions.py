@@ -6,7 +6,7 @@ import pytest
 
 from dynalab.errors import ConfigError
 from dynalab.project import Project
-from dynalab.task_definitions import known_tasks, resolve_task_definition, write_packaged_copy
+from dynalab.project.task_definitions import known_tasks, resolve_task_definition, write_packaged_copy
 from dynalab.tasks.registry import load_builtin
 
 TOXICITY = {

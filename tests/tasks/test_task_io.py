@@ -322,7 +322,7 @@ def test_lookup_order(tmp_path, monkeypatch):
     other_task = write_definition(tmp_path / "other.json", code="other", name="other")
     in_root = write_definition(tmp_path / "root" / ".dynalab" / "nli.json", name="root")
     in_cwd = write_definition(tmp_path / "cwd" / ".dynalab" / "nli.json", name="cwd")
-    monkeypatch.setattr(task_io, "ROOTPATH", str(tmp_path / "root"))
+    monkeypatch.setenv(task_io.ROOTPATH_ENV, str(tmp_path / "root"))
     monkeypatch.chdir(tmp_path / "cwd")
     monkeypatch.setenv("DYNALAB_TASK_FILE", str(from_env))
 
@@ -350,13 +350,13 @@ def test_a_broken_packaged_definition_is_reported(tmp_path, monkeypatch):
     path = tmp_path / ".dynalab" / "nli.json"
     path.parent.mkdir()
     path.write_text(json.dumps({"task": "nli", "config": {}}))
-    monkeypatch.setattr(task_io, "ROOTPATH", str(tmp_path))
+    monkeypatch.setenv(task_io.ROOTPATH_ENV, str(tmp_path))
     with pytest.raises(TaskDefinitionError, match=r"nli.json: 3 problems"):
         TaskIO("nli")
 
 
 def test_unknown_task(tmp_path, monkeypatch):
-    monkeypatch.setattr(task_io, "ROOTPATH", str(tmp_path))
+    monkeypatch.setenv(task_io.ROOTPATH_ENV, str(tmp_path))
     monkeypatch.chdir(tmp_path)
     with pytest.raises(UnknownTask, match="unknown task 'nope' .known tasks: flores_full, flores_small1, flores_small2, hs, nli, qa, sentiment, vqa"):
         TaskIO("nope")
@@ -407,3 +407,18 @@ def test_rootpath_comes_from_the_environment(tmp_path):
     code = "from dynalab.tasks.task_io import ROOTPATH; print(ROOTPATH)"
     assert run_python(code, DYNALAB_ROOTPATH=str(tmp_path)).strip() == str(tmp_path)
     assert run_python(code, DYNALAB_ROOTPATH="").strip() == str(REPO)
+
+
+def test_rootpath_is_read_when_asked_for_not_when_task_io_was_first_imported(tmp_path):
+    code = (
+        "import os, json\n"
+        "from dynalab.tasks import task_io\n"
+        "from dynalab.handler import base_handler\n"
+        "before = task_io.ROOTPATH\n"
+        f"os.environ['DYNALAB_ROOTPATH'] = {str(tmp_path)!r}\n"
+        "from dynalab.tasks.task_io import ROOTPATH\n"
+        "print(json.dumps([before, task_io.ROOTPATH, ROOTPATH, base_handler.ROOTPATH]))"
+    )
+    before, after, imported, from_base = json.loads(run_python(code, DYNALAB_ROOTPATH=""))
+    assert before == str(REPO)
+    assert after == imported == from_base == str(tmp_path)

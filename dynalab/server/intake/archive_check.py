@@ -18,9 +18,9 @@ validates it, for the task uploaded to.
 import time
 from dataclasses import dataclass
 
-from dynalab.config import check_config_text
+from dynalab.project.config import check_config_text
 from dynalab.errors import ConfigError
-from dynalab.project import CONFIG_FILE, DYNALAB_DIR, LEGACY_CONFIG_FILE
+from dynalab.project.layout import CONFIG_FILE, DYNALAB_DIR, LEGACY_CONFIG_FILE
 from dynalab.server.intake.tar_stream import (
     DEVICE, DIRECTORY, FIFO, FILE, HARDLINK, SYMLINK, Limits, TarStream, TarStreamError,
 )

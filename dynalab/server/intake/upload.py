@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 
-from dynalab.project import MODEL_NAME_PATTERN
+from dynalab.project.layout import MODEL_NAME_PATTERN
 from dynalab.server import lifecycle
 from dynalab.server.db.models import Upload
 from dynalab.server.intake.archive_check import ArchiveCheck, ArchiveRejected

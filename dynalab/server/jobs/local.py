@@ -57,7 +57,7 @@ class LocalSource:
             dataset = session.get(Dataset, self.ticket.dataset_id)
         if dataset is None:
             raise LeaseLost(f"dataset {self.ticket.dataset_id} was removed")
-        return datasets.dataset_inputs(self.settings, dataset)
+        return list(datasets.dataset_inputs(datasets.DatasetStore(self.settings.datasets_dir), dataset))
 
 
 class LocalReport:
@@ -114,7 +114,7 @@ class LocalReport:
             dataset = session.get(Dataset, self.ticket.dataset_id)
         if dataset is None:
             raise LeaseLost(f"dataset {self.ticket.dataset_id} was removed")
-        targets = datasets.dataset_targets(self.settings, dataset)
+        targets = datasets.dataset_targets(datasets.DatasetStore(self.settings.datasets_dir), dataset)
         missing = [uid for uid in targets if uid not in responses]
         unknown = [uid for uid in responses if uid not in targets]
         if missing or unknown:
