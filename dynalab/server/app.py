@@ -18,15 +18,17 @@ from dynalab.server.task_catalog import TaskCatalog
 from dynalab.server.web_session import WebSessions
 
 
-def create_app(settings, db=None, catalog=None):
-    """The app serving ``settings.data_dir`` (whose folders must exist: ``prepare_data_dir``)."""
+def create_app(settings, db=None, catalog=None, executor=None):
+    """The app serving ``settings.data_dir`` (whose folders must exist: ``prepare_data_dir``);
+    ``executor`` (``jobs.executor``) is woken when an upload queues its deployment."""
     app = FastAPI(title="Dynalab evaluation server", version=__version__,
                   docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.db = db or Database(settings.database_url)
     app.state.catalog = catalog or TaskCatalog(settings.tasks_dir)
+    app.state.executor = executor
     app.state.intake = UploadIntake(settings, app.state.db, app.state.catalog,
-                                    BlobStore(settings.blobs_dir))
+                                    BlobStore(settings.blobs_dir), queued=executor.wake if executor else None)
     app.state.web_sessions = WebSessions.from_key_file(settings.session_key_file)
     app.state.failed_sign_ins = FailedSignIns()
     for module in (api, models, pages):

@@ -22,10 +22,10 @@ from dynalab.server.settings import Settings, env_variable, load_settings, optio
 PROG = admin.PROG
 COMMON_SETTINGS = ("data_dir", "database_url")
 RUN_SETTINGS = ("host", "port", "max_upload_bytes", "max_unpacked_bytes", "token_ttl",
-                "header_timeout", "body_timeout", "max_connections", "log_level")
+                "header_timeout", "body_timeout", "max_connections", "log_level", "workers", "backend")
 METAVARS = {"data_dir": "DIR", "database_url": "URL", "max_upload_bytes": "BYTES", "max_unpacked_bytes": "BYTES",
             "token_ttl": "SECONDS", "header_timeout": "SECONDS", "body_timeout": "SECONDS",
-            "max_connections": "N"}
+            "max_connections": "N", "workers": "N"}
 
 
 def run(settings):

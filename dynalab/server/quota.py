@@ -1,15 +1,17 @@
 """Upload throttling: at most ``threshold`` uploads per ``hr_diff`` hours, per user and task.
 
 Counted from the upload records, so the quota survives a restart, and only
-accepted uploads count: a refused or interrupted one costs nothing.
+accepted uploads count: a refused or interrupted one costs nothing, and nor
+does one that failed through the server's own fault (``infrastructure``).
 """
 
 import math
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from dynalab.server.db.models import Upload, iso, utcnow
+from dynalab.server.jobs.protocol import INFRASTRUCTURE
 
 
 class QuotaExceeded(Exception):
@@ -57,7 +59,8 @@ def check_quota(session, user_id, task_code, quota, now=None):
     since = now - timedelta(hours=quota.hr_diff)
     recent = session.scalars(
         select(Upload.created_at)
-        .where(Upload.user_id == user_id, Upload.task_code == task_code, Upload.created_at > since)
+        .where(Upload.user_id == user_id, Upload.task_code == task_code, Upload.created_at > since,
+               or_(Upload.failure_class.is_(None), Upload.failure_class != INFRASTRUCTURE))
         .order_by(Upload.created_at)
     ).all()
     if len(recent) < quota.threshold:

@@ -1,4 +1,5 @@
-"""Running the app with uvicorn: one server per data dir, a ready line, no secrets in logs.
+"""Running the app with uvicorn and its embedded worker: one server per data dir, a ready line,
+no secrets in logs.
 
 The socket is bound here, before uvicorn starts, so that ``--port 0`` works
 (the line printed once serving names the port the system chose) and a busy
@@ -19,6 +20,7 @@ from dynalab.server.app import create_app
 from dynalab.server.db.database import open_database
 from dynalab.server.http_timeouts import protocol_class
 from dynalab.server.intake.storage import prepare_data_dir
+from dynalab.server.jobs.executor import EmbeddedExecutor
 from dynalab.server.task_catalog import load_catalog
 
 SECRET_PARAMETERS = {"api_token"}
@@ -38,17 +40,33 @@ def serve(settings):
         if before != after:
             logging.getLogger("dynalab.server").info(
                 "database upgraded from revision %s to %s", before or "(empty)", after)
-        app = create_app(settings, db=db, catalog=catalog)
+        job_function = _job_function()
+        executor = EmbeddedExecutor(db, settings, catalog, job_function, backend=settings.backend,
+                                    workers=settings.workers if job_function else 0)
+        app = create_app(settings, db=db, catalog=catalog, executor=executor)
         config = uvicorn.Config(
             app, log_level=log_level, timeout_graceful_shutdown=5, server_header=False,
             http=protocol_class(settings.header_timeout, settings.body_timeout),
             limit_concurrency=settings.max_connections,
         )
         logging.getLogger("uvicorn.access").addFilter(_redact_tokens)
+        executor.start()  # takes up the jobs a previous run left unfinished, before serving
         try:
             _Server(config, settings).run(sockets=[sock])
         finally:
+            executor.stop()
             db.dispose()
+
+
+def _job_function():
+    try:
+        from dynalab.server.jobs.work import run_job
+    except ModuleNotFoundError as error:
+        if error.name != "dynalab.server.jobs.work":
+            raise
+        logging.getLogger("dynalab.server").warning("no job function in this version: jobs stay queued")
+        return None
+    return run_job
 
 
 class _Server(uvicorn.Server):

@@ -67,6 +67,11 @@ class Settings(BaseSettings):
         200, gt=0, description="connections served at once; requests past it get HTTP 503 (default 200)")
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="what the server logs (default info)")
+    workers: int = Field(
+        1, ge=0, description="jobs (deployments, evaluations) run at once by the server's embedded worker "
+                             "(default 1; 0: none run, they wait in the queue)")
+    backend: Literal["sandbox", "docker"] = Field(
+        "sandbox", description="where uploaded models run: sandbox or docker (default sandbox)")
 
     @field_validator("data_dir")
     @classmethod
@@ -120,5 +125,7 @@ def load_settings(options):
                              hint=f"give {option_flag(name)} or set {env_variable(name)}") from None
         if problem["type"] == "greater_than":
             raise UsageError(f"{where} must be a positive number, not {problem['input']}") from None
+        if problem["type"] == "greater_than_equal":
+            raise UsageError(f"{where} must be {problem['ctx']['ge']} or more, not {problem['input']}") from None
         reason = problem["msg"][:1].lower() + problem["msg"][1:]  # pydantic's "Input should be ..."
         raise UsageError(f"{where} is {problem['input']!r}: {reason}") from None

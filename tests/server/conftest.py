@@ -1,12 +1,29 @@
 """Real server processes on 127.0.0.1, each with its own data dir and SQLite file."""
 
 import os
+from contextlib import nullcontext
 
 import pytest
 
-from server_support import MODEL, Api
+from prerequisites import missing
+from server_support import MODEL, Api, postgres_reachable, postgres_schema
 
 from dynalab.testing.server_process import ServerProcess
+
+
+@pytest.fixture(params=["sqlite"])
+def parts(request, tmp_path):
+    """A server's database, settings and catalog (``lifecycle_support.ServerParts``), no HTTP.
+    SQLite unless a test asks for more: ``@pytest.mark.parametrize("parts", ["sqlite", "postgresql"],
+    indirect=True)`` (PostgreSQL: a schema of its own in the test database)."""
+    from lifecycle_support import ServerParts
+
+    if request.param == "postgresql" and not postgres_reachable():
+        missing("no PostgreSQL for the test (run .ci/postgres-setup)")
+    with postgres_schema("jobs") if request.param == "postgresql" else nullcontext("") as url:
+        server_parts = ServerParts.open(tmp_path / "data", url)
+        yield server_parts
+        server_parts.close()
 
 
 @pytest.fixture
@@ -34,8 +51,9 @@ def start_server(tmp_path):
 
 @pytest.fixture(scope="module")
 def shared_server(tmp_path_factory):
-    """One server for a module's tests that need no server of their own."""
-    with ServerProcess(tmp_path_factory.mktemp("shared") / "data") as server:
+    """One server for a module's tests that need no server of their own. It runs no jobs
+    (``--workers 0``): its uploads stay ``queued``, and its tests are about what comes before."""
+    with ServerProcess(tmp_path_factory.mktemp("shared") / "data", extra_args=("--workers", "0")) as server:
         yield server
 
 

@@ -1,16 +1,52 @@
 """Helpers for the server's tests: archives (good and hostile) and a small API client."""
 
 import io
+import os
 import re
 import socket
 import struct
 import tarfile
 import time
+import uuid
 import zlib
+from contextlib import contextmanager
 
 import requests
 
 MODEL = "m"
+POSTGRES_URL = os.environ.get("DYNALAB_TEST_POSTGRES_URL",
+                              "postgresql+psycopg://dynalab:dynalab@127.0.0.1:5432/dynalab_test")
+
+
+def postgres_reachable(url=POSTGRES_URL):
+    try:
+        import sqlalchemy
+
+        engine = sqlalchemy.create_engine(url)
+        with engine.connect():
+            return True
+    except Exception:  # no driver, no server, bad credentials: all mean "not here"
+        return False
+    finally:
+        if "engine" in locals():
+            engine.dispose()
+
+
+@contextmanager
+def postgres_schema(prefix, url=POSTGRES_URL):
+    """The URL of a new, empty schema of the test database (which is shared), dropped afterwards."""
+    import sqlalchemy
+
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = sqlalchemy.create_engine(url)
+    with admin.begin() as connection:
+        connection.execute(sqlalchemy.text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield f"{url}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(sqlalchemy.text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
 
 
 def member(name, data=b"", kind=tarfile.REGTYPE, linkname=""):

@@ -150,4 +150,8 @@ def test_a_missing_data_dir_and_bad_settings_name_the_option_or_the_variable(tmp
                           "DYNALAB_SERVER_BODY_TIMEOUT must be a positive number, not -1")
     assert_one_line_error(dynalab_server("run", "--data-dir", data, env={"DYNALAB_SERVER_PORT": "eighty"}),
                           "DYNALAB_SERVER_PORT is 'eighty'", "valid integer")
+    assert_one_line_error(dynalab_server("run", "--data-dir", data, env={"DYNALAB_SERVER_WORKERS": "-1"}),
+                          "DYNALAB_SERVER_WORKERS must be 0 or more, not -1")
+    assert_one_line_error(dynalab_server("run", "--data-dir", data, env={"DYNALAB_SERVER_BACKEND": "podman"}),
+                          "DYNALAB_SERVER_BACKEND is 'podman'", "'sandbox' or 'docker'")
     assert not (tmp_path / "data").exists()

@@ -6,7 +6,6 @@ What the jobs use::
     for example in dataset_inputs(store, dataset): ...       # uid + inputs, streamed
     targets = dataset_targets(store, dataset)                 # {uid: {field: gold}}
     queue_evaluations_for_dataset(session, dataset)           # when a dataset is added
-    queue_evaluation(session, model, dataset, detail)         # one model on one dataset
 """
 
 from dynalab.server.datasets.examples import ExampleChecker
@@ -17,13 +16,11 @@ from dynalab.server.datasets.records import (
     delete_dataset,
     evaluation_counts,
     find_dataset,
-    queue_evaluation,
     queue_evaluations_for_dataset,
 )
 from dynalab.server.datasets.store import DatasetStore, StoredDataset, dataset_inputs, dataset_targets
 
 __all__ = [
     "ACCESS", "NAME_PATTERN", "DatasetStore", "ExampleChecker", "StoredDataset", "dataset_inputs",
-    "dataset_targets", "datasets_of", "delete_dataset", "evaluation_counts", "find_dataset", "queue_evaluation",
-    "queue_evaluations_for_dataset",
+    "dataset_targets", "datasets_of", "delete_dataset", "evaluation_counts", "find_dataset", "queue_evaluations_for_dataset",
 ]

@@ -37,6 +37,16 @@ def open_database(url):
                          hint="install it, e.g. `pip install 'psycopg[binary]'` for PostgreSQL")
 
 
+def write_transaction(session):
+    """Make the rest of ``session``'s transaction a writer's, so that what it reads stays true
+    until it commits. PostgreSQL locks the rows a query selects ``FOR UPDATE``; SQLite has one
+    writer at a time, and its lock is taken now (``BEGIN IMMEDIATE``) rather than at the first
+    write, when another writer may have changed what this one read."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def _sqlite_pragmas(connection, _record):
     # WAL lets the admin commands write while the server reads; foreign keys
     # are off by default in SQLite.

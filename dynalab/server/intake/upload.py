@@ -5,8 +5,9 @@ refused before a byte of it is read) and users with uploads in progress
 already; stream the form into a temporary file while the archive check reads
 the same bytes, checking the name, task and quota as soon as those fields
 arrive; then, under one lock, check the quota again, move the file into the
-blob store and add the record. Every refusal or interruption on the way
-deletes the temporary file, and no record exists before the last step.
+blob store and add the record, with its deployment queued (``lifecycle``).
+Every refusal or interruption on the way deletes the temporary file, and no
+record exists before the last step.
 
 A refusal is answered at once. The client may still be sending: uvicorn reads
 and drops the rest of a body of known length, so the client gets the answer
@@ -23,6 +24,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from dynalab.project.layout import MODEL_NAME_PATTERN
+from dynalab.server import lifecycle
 from dynalab.server.db.models import Upload
 from dynalab.server.intake.archive_check import ArchiveCheck, ArchiveRejected
 from dynalab.server.intake.form import FormRejected, UploadForm
@@ -51,11 +53,12 @@ class UploadRefused(Exception):
 class UploadIntake:
     """Shared by all requests of one app: the commit lock keeps quota checks race-free."""
 
-    def __init__(self, settings, db, catalog, blobs):
+    def __init__(self, settings, db, catalog, blobs, queued=None):
         self.settings = settings
         self.db = db
         self.catalog = catalog
         self.blobs = blobs
+        self.queued = queued  # called once an accepted upload's deployment is queued
         self._commit_lock = threading.Lock()
         self._in_progress = {}  # user id -> uploads being received (touched from the event loop only)
 
@@ -149,6 +152,7 @@ class UploadIntake:
                 upload = Upload(user_id=user_id, name=name, task_code=task_code,
                                 sha256=sha256, size=incoming.size)
                 session.add(upload)
+                lifecycle.upload_received(session, upload)  # its deployment queued with it
                 session.commit()
             except BaseException as error:
                 if created:  # no other record can point at content that was new
@@ -156,7 +160,9 @@ class UploadIntake:
                 if isinstance(error, OperationalError) and _database_full(error):
                     raise DiskFull("database") from error
                 raise
-            return upload.as_json()
+        if self.queued:
+            self.queued()
+        return upload.as_json()
 
 
 class CheckedFile:

@@ -1,14 +1,15 @@
-"""Model uploads: ``POST /models/upload/s3`` (Dynabench's name) and their status."""
+"""Model uploads: ``POST /models/upload/s3`` (Dynabench's name), their status and their log."""
 
 import logging
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy import select
 from starlette.requests import ClientDisconnect
 
 from dynalab.server.db.models import Upload
 from dynalab.server.intake.upload import UploadRefused
+from dynalab.server.model_view import model_json, model_log
 from dynalab.server.routes.dependencies import BearerUser, DbSession, Intake
 
 log = logging.getLogger("dynalab.server")
@@ -40,7 +41,18 @@ def list_models(user: BearerUser, session: DbSession):
 
 @router.get("/models/{model_id}")
 def model_status(model_id: int, user: BearerUser, session: DbSession):
+    """The model's state, failure, datasets, metrics and history (``model_view.model_json``)."""
+    return model_json(session, _own_model(session, user, model_id))
+
+
+@router.get("/models/{model_id}/log", response_class=PlainTextResponse)
+def model_status_log(model_id: int, user: BearerUser, session: DbSession):
+    """The logs of the model's deployment and evaluations, as text (its owner only)."""
+    return PlainTextResponse(model_log(session, _own_model(session, user, model_id)))
+
+
+def _own_model(session, user, model_id):
     upload = session.get(Upload, model_id) if 0 < model_id <= MAX_ID else None
     if upload is None or upload.user_id != user.id:
         raise HTTPException(status_code=404, detail=f"you have no uploaded model with id {model_id}")
-    return upload.as_json()
+    return upload

@@ -39,7 +39,7 @@ def test_a_data_dir_of_0_2_0_upgrades_when_the_server_starts_with_nothing_lost(t
         tables = {row[0] for row in connection.execute("select name from sqlite_master where type='table'")}
     assert "alembic_version" not in tables  # really a database from before migrations
 
-    with ServerProcess(data) as server:
+    with ServerProcess(data, extra_args=["--workers", "0"]) as server:
         assert "database upgraded from revision 0001 to" in server.log()
         for email, token in (("alice@example.org", ALICE_TOKEN), ("bob@example.org", BOB_TOKEN)):
             answer = requests.get(f"{server.url}/authenticate/refresh_from_api", params={"api_token": token})
@@ -49,6 +49,10 @@ def test_a_data_dir_of_0_2_0_upgrades_when_the_server_starts_with_nothing_lost(t
         model = requests.get(f"{server.url}/models/1", headers={"Authorization": f"Bearer {bearer}"}).json()
         assert (model["name"], model["task_code"], model["size"]) == ("nli-bow", "nli", 23147)
         assert model["sha256"] == "968fe395db971876250a8551616e32d6da73763185b9b0ce8b048069ce81e5a0"
+        # 0.2.0 evaluated nothing: its upload is queued at the first start (this server runs no jobs).
+        assert model["status"] == "queued"
+        assert [(e["status"], e["detail"]) for e in model["history"]] == [
+            ("uploaded", None), ("queued", "queued at the server's start")]
         assert (data / "blobs" / "96" / f"{model['sha256']}.tar.gz").is_file()
         users = server.cli("list-users")
         assert "alice@example.org\tpassword" in users.stdout and "bob@example.org\tno-password" in users.stdout

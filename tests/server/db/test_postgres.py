@@ -5,28 +5,14 @@ creates. Without a reachable database the test is skipped, except in CI
 (``CI`` set), where that is a failure: CI must not silently test less.
 """
 
-import os
 import uuid
 
 from prerequisites import missing
-from server_support import MODEL, Api, model_archive
+from server_support import MODEL, POSTGRES_URL as URL, Api, model_archive, postgres_reachable, postgres_schema
 
 from dynalab.testing.server_process import ServerProcess
 
-URL = os.environ.get("DYNALAB_TEST_POSTGRES_URL", "postgresql+psycopg://dynalab:dynalab@127.0.0.1:5432/dynalab_test")
-
-
-def _reachable(url):
-    try:
-        import sqlalchemy
-
-        with sqlalchemy.create_engine(url).connect():
-            return True
-    except Exception:  # no driver, no server, bad credentials: all mean "not here"
-        return False
-
-
-if not _reachable(URL):
+if not postgres_reachable(URL):
     missing(f"no PostgreSQL at {URL} (run .ci/postgres-setup)", module=True)
 
 
@@ -58,17 +44,9 @@ def test_the_migrations_build_the_models_schema_on_postgresql_too():
     from dynalab.server.db.database import Database
     from dynalab.server.db.models import Base
 
-    schema = f"migrations_{uuid.uuid4().hex[:12]}"  # a schema of its own: the database is shared
-    admin = sqlalchemy.create_engine(URL)
-    with admin.begin() as connection:
-        connection.execute(sqlalchemy.text(f"CREATE SCHEMA {schema}"))
-    try:
-        database = Database(f"{URL}?options=-csearch_path%3D{schema}")
+    with postgres_schema("migrations") as url:  # a schema of its own: the database is shared
+        database = Database(url)
         with database.engine.connect() as connection:
             assert connection.execute(sqlalchemy.text("select count(*) from alembic_version")).scalar() == 1
             assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
         database.dispose()
-    finally:
-        with admin.begin() as connection:
-            connection.execute(sqlalchemy.text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()

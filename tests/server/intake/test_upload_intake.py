@@ -18,11 +18,11 @@ def test_an_upload_is_stored_by_content_and_its_status_can_be_read(user, shared_
     receipt = response.json()
     digest = hashlib.sha256(archive).hexdigest()
     assert receipt["sha256"] == digest and receipt["size"] == len(archive)
-    assert (receipt["name"], receipt["task_code"], receipt["status"]) == (MODEL, "nli", "uploaded")
+    assert (receipt["name"], receipt["task_code"], receipt["status"]) == (MODEL, "nli", "queued")
     blob = shared_server.data_dir / "blobs" / digest[:2] / f"{digest}.tar.gz"
     assert blob.read_bytes() == archive
     status = api.model(bearer, receipt["model_id"])
-    assert status.status_code == 200 and status.json() == receipt
+    assert status.status_code == 200 and status.json().items() >= receipt.items()
     assert api.models(bearer).json() == [receipt]
 
 
