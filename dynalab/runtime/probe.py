@@ -151,7 +151,7 @@ class Probe:
             time.sleep(POLL_SECONDS)
         self.emit(
             Event.ERROR, stage=Stage.STARTUP, reason=Reason.STARTUP_TIMEOUT, traceback="",
-            message=f"the model server was not healthy within the startup timeout of {self.startup_timeout:g}s "
+            message=f"the model server was not healthy within the task's load_timeout of {self.startup_timeout:g}s "
             f"(last: {last})",
             hint=TIMEOUT_HINTS[Reason.STARTUP_TIMEOUT],
         )

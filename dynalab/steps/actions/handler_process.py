@@ -192,7 +192,7 @@ def _timeout_event(report, loaded, timeouts):
     """The error event the runner would have sent, had it known it was stuck."""
     if not loaded:
         return {"event": Event.ERROR.value, "stage": Stage.LOAD.value, "reason": Reason.STARTUP_TIMEOUT.value,
-                "message": f"the handler was not loaded within the startup timeout of {timeouts.startup:g}s",
+                "message": f"the handler was not loaded within the task's load_timeout of {timeouts.startup:g}s",
                 "hint": TIMEOUT_HINTS[Reason.STARTUP_TIMEOUT]}
     index = report.passed + report.failed
     what = "the batched call" if report.batched else f"datapoint {index}"
