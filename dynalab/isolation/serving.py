@@ -7,7 +7,7 @@
 
 The environment is built exactly as for the integrated test (same code, same
 cache: the sandbox's layers, the Docker image's layers) and the model is
-confined the same way (``sandbox.confinement`` and ``sandbox.memory``, or the
+confined the same way (``sandbox.confinement`` and ``sandbox.cgroups``, or the
 confined ``docker.backend.container``). Instead of the launcher and its probe,
 the model server (``dynalab.runtime.server --unix-socket``) listens on a
 Unix socket in a folder bound into the sandbox or container, and the host

@@ -27,6 +27,7 @@ CONFIGS = {
     "slow-handler": {},
     "memory-hog": {},
     "crashes-on-one-example": {},
+    "burns-cpu": {},
     "declared-requirement": {"requirements": True},
     "setup-project": {"setup": True},
     "batched-nli": {"batched": True},

@@ -5,6 +5,7 @@ the server does, serves it and talks to it over the Unix socket.
 """
 
 import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -66,13 +67,15 @@ def served(make_project, tmp_path):
 
 
 def _our_cgroups():
-    from dynalab.isolation.sandbox.memory import CGROUP_ROOT, PREFIX, _own_cgroup
+    from dynalab.isolation.sandbox.cgroups import CGROUP_ROOT, PREFIX, _own_cgroup
 
-    own = _own_cgroup("memory")
-    parent = CGROUP_ROOT / "memory" / own if own is not None else None
-    if parent is None or not parent.is_dir():
-        return []
-    return [path.name for path in parent.iterdir() if path.name.startswith(f"{PREFIX}{os.getpid()}-")]
+    left = []
+    for controller in ("memory", "cpu"):
+        own = _own_cgroup(controller)
+        parent = CGROUP_ROOT / controller / own if own is not None else None
+        if parent is not None and parent.is_dir():
+            left += [path for path in parent.iterdir() if path.name.startswith(f"{PREFIX}{os.getpid()}-")]
+    return left
 
 
 def mock_examples(definition):
@@ -174,6 +177,13 @@ def test_a_handler_cannot_read_outside_its_package(served, backend, tmp_path, ta
     assert failure.failure_class == "load"
     assert f"the handler reads {where}, which is outside the package" in failure.reason
     assert "ROOTPATH" in failure.hint
+
+
+def test_the_model_gets_the_tasks_cpus(served, backend):
+    with served("burns-cpu", backend, cpus=0.5) as (model, run):
+        model.wait_ready()  # two processes spin for two seconds while it loads
+    used = float(re.search(r"cpus used: ([0-9.]+)", run.log).group(1))
+    assert 0.2 < used < 0.8, used  # half a CPU, though two are busy
 
 
 def test_an_exception_in_the_caller_still_tears_everything_down(served, backend):

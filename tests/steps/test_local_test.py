@@ -160,3 +160,13 @@ def test_a_0_2_0_config_with_its_own_timeouts_is_accepted_with_one_note_naming_t
     notes = [line for line in (result.stdout + result.stderr).splitlines() if "no longer used" in line]
     assert notes == ["note: `integrated_test.startup_timeout: 600` in the model config is no longer used; "
                      "the task's limit decides: load_timeout = 3"]  # the equal request_timeout and memory: no note
+
+
+def test_a_handler_over_the_tasks_memory_limit_fails_naming_the_limit(make_project, cli):
+    project = make_project("memory-hog")  # allocates 1 GB at load
+    init(cli, project)
+    with_task_limits(project, memory="256m")
+    result = cli("test", "--local", "-n", "m", cwd=project, timeout=120)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "the handler ran out of memory: the task gives its processes 256m" in result.stderr
+    assert "`limits.memory`" in result.stderr
