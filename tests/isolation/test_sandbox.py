@@ -120,7 +120,7 @@ def test_batched_handler_passes_in_batched_mode(model):
 
 
 @pytest.mark.parametrize("outside", ["server-data/dynalab.sqlite3", "/etc/shadow"])
-def test_a_handler_reading_outside_its_package_fails(model, tmp_path, outside):
+def test_a_handler_reading_outside_its_package_fails(model, bwrap, tmp_path, outside):
     # A file the local test can read (the server's database, say, or a file only root may read): not in the sandbox.
     path = tmp_path / outside if not outside.startswith("/") else outside
     if not outside.startswith("/"):
@@ -134,7 +134,7 @@ def test_a_handler_reading_outside_its_package_fails(model, tmp_path, outside):
     assert "ROOTPATH" in error.hint
 
 
-def test_over_the_tasks_memory_limit_is_out_of_memory(model):
+def test_over_the_tasks_memory_limit_is_out_of_memory(model, bwrap):
     error = model("memory-hog").integrated_failure("sandbox")  # the task's memory limit is 256m
     assert "out of memory" in str(error) and "256m" in str(error)
     assert "`limits.memory`" in error.hint
