@@ -4,7 +4,7 @@ import pytest
 
 from dynalab.errors import IntegratedTestFailed
 from dynalab.isolation.docker import image as docker_image
-from isolation_support import NAME, snapshot
+from isolation_support import NAME, reads_outside, snapshot
 
 pytestmark = pytest.mark.docker
 
@@ -133,12 +133,5 @@ def test_predict_runs_the_users_example_in_the_integrated_tests_image(model, doc
 @pytest.mark.parametrize("outside", ["server-data/dynalab.sqlite3", "/etc/shadow"])
 def test_a_handler_reading_outside_its_package_fails(model, docker, tmp_path, outside):
     # The database is not in the container; /etc/shadow is, but the model's user (nobody) cannot read it.
-    path = tmp_path / outside if not outside.startswith("/") else outside
-    if not outside.startswith("/"):
-        path.parent.mkdir(parents=True)
-        path.write_text("users and tokens\n")
-    case = model("reads-outside-its-package")
-    (case.root / "outside_paths.txt").write_text(f"{path}\n")
-    case.local_test()
-    error = case.integrated_failure("docker")
+    path, error = reads_outside(model, "docker", tmp_path, outside)
     assert f"the handler reads {path}, which is outside the package" in str(error)

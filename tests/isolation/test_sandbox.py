@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from isolation_support import snapshot
+from isolation_support import reads_outside, snapshot
 from loopback import LoopbackServer
 
 
@@ -121,15 +121,8 @@ def test_batched_handler_passes_in_batched_mode(model):
 
 @pytest.mark.parametrize("outside", ["server-data/dynalab.sqlite3", "/etc/shadow"])
 def test_a_handler_reading_outside_its_package_fails(model, bwrap, tmp_path, outside):
-    # A file the local test can read (the server's database, say, or a file only root may read): not in the sandbox.
-    path = tmp_path / outside if not outside.startswith("/") else outside
-    if not outside.startswith("/"):
-        path.parent.mkdir(parents=True)
-        path.write_text("users and tokens\n")
-    case = model("reads-outside-its-package")
-    (case.root / "outside_paths.txt").write_text(f"{path}\n")
-    case.local_test()
-    error = case.integrated_failure("sandbox")
+    # Files the local test can read (the server's database, say, or one only root may read): not in the sandbox.
+    path, error = reads_outside(model, "sandbox", tmp_path, outside)
     assert f"the handler reads {path}, which is outside the package" in str(error)
     assert "ROOTPATH" in error.hint
 

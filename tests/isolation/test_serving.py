@@ -181,6 +181,13 @@ def test_a_handler_cannot_read_outside_its_package(served, backend, tmp_path, ta
     assert "ROOTPATH" in failure.hint
 
 
+def test_the_temporary_folder_counts_in_the_memory_limit_not_on_this_machines_disk(served, backend):
+    with served("fills-its-temporary-folder", backend, memory="300m") as (model, _):
+        with pytest.raises(ModelFailed) as failed:
+            model.wait_ready()  # 1 GB written to /tmp: a tmpfs within the 300m, never this machine's disk
+    assert failed.value.failure.failure_class == "memory", failed.value.failure
+
+
 def test_the_model_gets_the_tasks_cpus(served, backend):
     with served("burns-cpu", backend, cpus=0.5) as (model, run):
         model.wait_ready()  # two processes spin for two seconds while it loads

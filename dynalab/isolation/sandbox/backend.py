@@ -57,7 +57,8 @@ class SandboxBackend:
                 out(f"Running the packaged model in the sandbox ({where}, {limits['memory']} memory)...")
                 log.write(f"$ {' '.join(command)}\n")
                 log.flush()
-                _run(command, layout.variables(), model_dir, log, outcome, workspace.deadline_seconds(limits, definition))
+                _run(command, layout.variables(outcome.isolated), model_dir, log, outcome,
+                     workspace.deadline_seconds(limits, definition))
                 outcome.oom_killed = cap.hit()
             return outcome
 
@@ -77,14 +78,21 @@ class Layout:
                    self.work / "runtime"]
         return folders + ([self.work / "site"] if (self.work / "site").exists() else [])
 
-    def variables(self):
-        """Only what the model needs: nothing of this machine's Python setup leaks in."""
-        for folder in ("home", "tmp"):
-            (self.work / folder).mkdir(exist_ok=True)
+    def variables(self, confined):
+        """Only what the model needs: nothing of this machine's Python setup leaks in.
+
+        Confined, its home and temporary folder are the sandbox's own /tmp;
+        else folders of the scratch dir.
+        """
+        home = tmp = "/tmp"
+        if not confined:
+            home, tmp = str(self.work / "home"), str(self.work / "tmp")
+            for folder in (home, tmp):
+                os.makedirs(folder, exist_ok=True)
         return {
             "PATH": os.pathsep.join([str(self.environment.python.parent), "/usr/local/bin", "/usr/bin", "/bin"]),
-            "HOME": str(self.work / "home"),  # no ~/.cache of this machine: the deployment has none
-            "TMPDIR": str(self.work / "tmp"),
+            "HOME": home,  # no ~/.cache of this machine: the deployment has none
+            "TMPDIR": tmp,
             "LANG": "C.UTF-8",
             "PYTHONPATH": os.pathsep.join(self.python_path),
             "PYTHONNOUSERSITE": "1",
@@ -125,8 +133,8 @@ def confined(layout, command, files, limits, outcome, out=print, binds=()):
         )
         out(outcome.notes[-1])
     else:
-        command = confine(bwrap, [*layout.read_only(), *files], [layout.work], layout.model_dir, command,
-                          scratch=layout.work, binds=binds)
+        command = confine(bwrap, [*layout.read_only(), *files], [], layout.model_dir, command,
+                          scratch=layout.work, binds=binds, tmp_bytes=memory_bytes(limits))
     with caps(memory_bytes(limits), float(limits["cpus"])) as capped:
         for note in capped.notes:
             outcome.notes.append(note)
