@@ -31,6 +31,7 @@ import socket
 import tempfile
 import threading
 import time
+import uuid
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -458,10 +459,12 @@ def _docker(model, scratch, name, lines, labels):
         raise
     context = scratch / "context"
     docker_image.assemble_context(context, model.package_root, name, model.config, model.definition)
-    tag = f"{docker_image.SERVE_REPOSITORY}:{docker_image.context_digest(context, docker_image.folder_digest(context / 'code'))}"
-    if not _image_exists(client, tag):
-        model.log(f"Building the Docker image {tag} from {docker_image.base_image(model.config)}...")
-        docker_image.build(client, context, tag, name, lines, model.log, keep_environment=True)
+    # A tag of this run's own: another run of the same package (two datasets at once) may remove its
+    # own tag at any time; an unchanged package builds from the cache alone.
+    digest = docker_image.context_digest(context, docker_image.folder_digest(context / "code"))
+    tag = f"{docker_image.SERVE_REPOSITORY}:{digest}-{uuid.uuid4().hex[:8]}"
+    model.log(f"Building the Docker image {tag} from {docker_image.base_image(model.config)}...")
+    docker_image.build(client, context, tag, name, lines, model.log, keep_environment=True)
     shutil.rmtree(context, ignore_errors=True)
     model.outcome.rootpath, model.outcome.model_dir = docker_image.ROOTPATH, docker_image.MODEL_DIR
     cpus, memory = clamped_limits(client, model.limits, model.outcome, model.log)
@@ -478,8 +481,8 @@ def _docker(model, scratch, name, lines, labels):
     finally:
         try:
             client.images.remove(tag)  # the environment's layers stay, tagged by build(keep_environment=True)
-        except Exception as error:  # still in use by another evaluation of the same package: it removes it
-            model.log(f"the image {tag} is kept ({error})")
+        except Exception as error:  # the engine went away: nothing more to do here
+            model.log(f"the image {tag} could not be removed ({error})")
 
 
 def _copy_docker_logs(running, model):
@@ -494,9 +497,3 @@ def _copy_docker_logs(running, model):
         pass
     if pending:
         model._server_line(pending.decode("utf-8", errors="replace"))
-
-
-def _image_exists(client, tag):
-    from dynalab.isolation.docker.backend import _image_exists as exists
-
-    return exists(client, tag)

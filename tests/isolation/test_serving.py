@@ -6,7 +6,7 @@ the server does, serves it and talks to it over the Unix socket.
 
 import os
 import re
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -193,6 +193,18 @@ def test_the_model_gets_the_tasks_cpus(served, backend):
         model.wait_ready()  # two processes spin for two seconds while it loads
     used = float(re.search(r"cpus used: ([0-9.]+)", run.log).group(1))
     assert 0.2 < used < 0.8, used  # half a CPU, though two are busy
+
+
+def test_two_runs_of_one_package_at_once_each_tear_down_only_their_own(served, backend):
+    first, second = ExitStack(), ExitStack()
+    with second:
+        with first:
+            one, _ = first.enter_context(served("contract-nli", backend))
+            other, _ = second.enter_context(served("contract-nli", backend))  # the same package, so the same image
+            one.wait_ready()
+            other.wait_ready()
+        example = mock_examples(other.definition)[0]
+        assert other.predict(example)["id"] == example["uid"]  # the first run's end left the second one alone
 
 
 def test_an_exception_in_the_caller_still_tears_everything_down(served, backend):
