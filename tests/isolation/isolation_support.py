@@ -22,18 +22,32 @@ CONFIGS = {
     "network-at-load": {"model_files": ["url.txt"]},
     "reads-excluded-file": {"exclude": ["data"]},
     "reads-host-file": {"model_files": ["host_path.txt"]},
-    "slow-load": {"integrated_test": {"startup_timeout": 3}},
-    "memory-hog": {"integrated_test": {"docker": {"memory": "256m"}}},
+    "reads-outside-its-package": {"model_files": ["outside_paths.txt"]},
+    "slow-load": {},
+    "slow-handler": {},
+    "memory-hog": {},
+    "crashes-on-one-example": {},
+    "burns-cpu": {},
+    "fills-its-temporary-folder": {},
     "declared-requirement": {"requirements": True},
     "setup-project": {"setup": True},
     "batched-nli": {"batched": True},
 }
 
 
-class Model:
-    """A fixture project initialised as model NAME: config saved, task definition packaged."""
+# The limits of the task each fixture project is tested with (beyond the defaults of dynalab.tasks.limits).
+LIMITS = {
+    "slow-load": {"load_timeout": 3},
+    "slow-handler": {"request_timeout": 2},
+    "memory-hog": {"memory": "256m"},
+}
 
-    def __init__(self, root, case, **overrides):
+
+class Model:
+    """A fixture project initialised as model NAME: config saved, task definition (nli, with the
+    case's LIMITS) packaged."""
+
+    def __init__(self, root, case, limits=None, **overrides):
         self.root = Path(root)
         self.project = Project(self.root)
         raw = {"task": "nli", "checkpoint": "model.pt", "handler": "handler.py", **CONFIGS[case]}
@@ -44,6 +58,9 @@ class Model:
         self.config = validate_config(self.project, raw, source="test config")
         save_config(self.project, NAME, self.config)
         self.definition = load_builtin("nli")
+        limits = {**LIMITS.get(case, {}), **(limits or {})}
+        if limits:
+            self.definition["limits"] = limits
         write_packaged_copy(self.project, self.definition)
         self.output = []
 
@@ -81,3 +98,17 @@ def snapshot(root):
             path = Path(folder) / name
             files[path.relative_to(root).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
     return files
+
+
+def reads_outside(model, backend, tmp_path, outside):
+    """The IntegratedTestFailed of reads-outside-its-package made to read ``outside`` at load: a
+    relative path names a file made under ``tmp_path`` (a server's database, say), an absolute one
+    a file of this machine. The local test, in the user's own environment, can read it."""
+    path = Path(outside) if outside.startswith("/") else tmp_path / outside
+    if not outside.startswith("/"):
+        path.parent.mkdir(parents=True)
+        path.write_text("users and tokens\n")
+    case = model("reads-outside-its-package")
+    (case.root / "outside_paths.txt").write_text(f"{path}\n")
+    case.local_test()
+    return path, case.integrated_failure(backend)
