@@ -17,7 +17,7 @@ from dynalab.isolation.launcher import LAUNCHER, SERVER
 from dynalab.packaging.selection import ExcludeRules
 from dynalab.runtime import hints
 from dynalab.runtime.model_dir import placed_name
-from dynalab.runtime.protocol import Event, Reason
+from dynalab.runtime.protocol import TIMEOUT_HINTS, Event, Reason
 
 NETWORK_PATTERNS = re.compile(
     r"URLError|gaierror|Temporary failure in name resolution|Name or service not known|nodename nor servname"
@@ -44,6 +44,13 @@ class Diagnosis:
     details: list = field(default_factory=list)
 
 
+def is_memory(outcome):
+    """Whether the run ``outcome`` ended for want of memory (killed over its limit, or a MemoryError)."""
+    errors = [event for event in outcome.events if event["event"] == Event.ERROR]
+    texts = _failure_texts(errors, outcome)
+    return bool(outcome.oom_killed or outcome.exit_code == 137 or any("MemoryError" in text for text in texts))
+
+
 def diagnose(outcome, project_root, config, name=None):
     """A Diagnosis of the failed run ``outcome`` (a RunOutcome) of model ``name``."""
     project_root = Path(project_root)
@@ -51,7 +58,7 @@ def diagnose(outcome, project_root, config, name=None):
     errors = [event for event in events if event["event"] == Event.ERROR]
     texts = _failure_texts(errors, outcome)
 
-    if outcome.oom_killed or outcome.exit_code == 137 or any("MemoryError" in text for text in texts):
+    if is_memory(outcome):
         return _memory(outcome, texts)
     for text in texts:
         found = _from_traceback(text, outcome, project_root, config, name or "NAME")
@@ -60,13 +67,13 @@ def diagnose(outcome, project_root, config, name=None):
     for event in errors:
         reason = event.get("reason")
         if reason == Reason.STARTUP_TIMEOUT:
-            return Diagnosis(event["message"], event.get("hint") or _raise_setting("startup_timeout", config))
+            return Diagnosis(event["message"], event.get("hint") or TIMEOUT_HINTS[Reason.STARTUP_TIMEOUT])
         if reason == Reason.REQUEST_TIMEOUT:
-            return Diagnosis(event["message"], event.get("hint") or _raise_setting("request_timeout", config))
+            return Diagnosis(event["message"], event.get("hint") or TIMEOUT_HINTS[Reason.REQUEST_TIMEOUT])
     if outcome.timed_out:
         return Diagnosis(
             "the run did not finish in time and was stopped",
-            f"{_raise_setting('startup_timeout', config)}, or {_raise_setting('request_timeout', config)}",
+            f"{TIMEOUT_HINTS[Reason.STARTUP_TIMEOUT]}; {TIMEOUT_HINTS[Reason.REQUEST_TIMEOUT]}",
             _tail(outcome.other_lines),
         )
     invalid = [event for event in events if event["event"] == Event.DATAPOINT and event.get("problems")]
@@ -230,13 +237,14 @@ def _package_relative(path, outcome):
 def _memory(outcome, texts):
     limit = outcome.memory_limit
     if limit:
-        cause = f"the model ran out of memory (the container's limit is {limit}; it was killed with exit 137)"
+        cause = f"the model ran out of memory (the task's memory limit is {limit}; it was killed over it)"
         if not (outcome.oom_killed or outcome.exit_code == 137):
-            cause = f"the model ran out of memory (MemoryError under the limit of {limit})"
-        hint = "make the model use less memory, or raise `integrated_test.docker.memory` (the deployment gives 16g)"
+            cause = f"the model ran out of memory (MemoryError under the task's memory limit of {limit})"
+        hint = (f"make the model use less memory: the task gives its processes {limit} together "
+                "(the task's `limits.memory`; the model config cannot raise it)")
     else:
         cause = "the model ran out of memory (MemoryError, or killed by the system)"
-        hint = "make the model use less memory: the deployment gives it 16g (`integrated_test.docker.memory`)"
+        hint = "make the model use less memory: the task's `limits.memory` is what the deployment gives it"
     details = next((_last_traceback_lines(text) for text in texts if "MemoryError" in text), _tail(outcome.other_lines))
     return Diagnosis(cause, hint, details)
 
@@ -254,12 +262,6 @@ def _invalid_responses(invalid, events):
         hint or "make the handler's response match the task's output format (the local test shows each response)",
         [f"input: {first.get('input')}", f"response: {first.get('response')}"],
     )
-
-
-def _raise_setting(key, config):
-    value = (config.get("integrated_test") or {}).get(key)
-    shown = f" (now {value:g}s)" if isinstance(value, (int, float)) else ""
-    return f"raise `integrated_test.{key}`{shown} in the model config if the model needs longer"
 
 
 def _last_traceback_lines(text, count=8):
