@@ -27,6 +27,8 @@ NETWORK_PATTERNS = re.compile(
 EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?([A-Z]\w*(?:Error|Exception|Exit|Interrupt))(?::\s*(.*))?$")
 MISSING_MODULE = re.compile(r"No module named '([^']+)'")
 MISSING_FILE = re.compile(r"No such file or directory: '([^']+)'|\[Errno 2\][^']*'([^']+)'")
+DENIED_FILE = re.compile(r"\[Errno 13\] Permission denied: '([^']+)'")
+READ_ONLY_FILE = re.compile(r"\[Errno 30\] Read-only file system: '([^']+)'")
 FRAME = re.compile(r'^File "([^"]+)", line \d+')
 
 # Reasons of error events about the probe's own connection to the server, not about the handler.
@@ -114,6 +116,16 @@ def _from_traceback(text, outcome, project_root, config, name):
         missing = MISSING_FILE.search(line)
         if missing and ("FileNotFoundError" in line or "OSError" in line or "IOError" in line):
             return _missing_file(missing.group(1) or missing.group(2), outcome, project_root, config)
+        denied = DENIED_FILE.search(line)
+        if denied and _package_relative(denied.group(1), outcome)[0] is None:
+            return _outside_package("PermissionError", denied.group(1))
+        read_only = READ_ONLY_FILE.search(line)
+        if read_only:
+            return Diagnosis(
+                f"the handler writes {read_only.group(1)}, but the package and the model dir are read-only",
+                "write temporary files in the temporary folder (the tempfile module, or $TMPDIR): the only writable place",
+                _last_traceback_lines(text),
+            )
         if NETWORK_PATTERNS.search(line):
             return Diagnosis(f"network access failed: {line}", NO_NETWORK, _last_traceback_lines(text))
     if NETWORK_PATTERNS.search(text):
@@ -184,11 +196,7 @@ def _missing_file(path, outcome, project_root, config):
     rules = ExcludeRules(project_root.resolve(), config.get("exclude") or [])
     relative, in_model_dir = _package_relative(path, outcome)
     if relative is None:
-        return Diagnosis(
-            f"FileNotFoundError: the handler reads {path}, which is outside the package",
-            "the deployment only has the packaged project: copy the file into the project and open it "
-            "relative to ROOTPATH (from dynalab.tasks.task_io import ROOTPATH)",
-        )
+        return _outside_package("FileNotFoundError", path)
     if in_model_dir:
         # Opened from the model dir (by bare name, or through a folder there): is it somewhere in the project?
         matches = hints.find_in_project(str(project_root), relative)
@@ -222,6 +230,15 @@ def _missing_file(path, outcome, project_root, config):
             f"move {relative} to a packaged folder of the project",
         )
     return Diagnosis(f"FileNotFoundError: the handler reads {relative}, which was never in the project", f"add {relative} to the project")
+
+
+def _outside_package(error, path):
+    return Diagnosis(
+        f"{error}: the handler reads {path}, which is outside the package (the model sees only its package, "
+        "its environment and the system's libraries)",
+        "the deployment only has the packaged project: copy the file into the project and open it "
+        "relative to ROOTPATH (from dynalab.tasks.task_io import ROOTPATH)",
+    )
 
 
 def _package_relative(path, outcome):

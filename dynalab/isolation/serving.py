@@ -43,6 +43,7 @@ from dynalab.runtime.protocol import Event, Health, Reason, Stage
 
 FAILURE_CLASSES = ("build", "load", "crash", "timeout", "memory", "bad_response", "infrastructure")
 SOCKET_NAME = "model.sock"
+SOCKET_FOLDER = "/run/dynalab"  # where the model sees the socket's folder: a Unix socket's path has ~100 bytes at most
 ACCESS_OK = re.compile(r'"POST /predictions/[^"]*" 200 ')
 POLL_SECONDS = 0.1
 EXIT_GRACE = 5.0  # seconds a dropped connection waits for the process's end, to tell why it dropped
@@ -103,6 +104,7 @@ def serve(backend, package_root, config, definition, limits, log, name="model", 
         socket_dir.mkdir()
         os.chmod(socket_dir, 0o777)  # the container's user (nobody) makes the socket here
         model = ServedModel(backend, Path(package_root), config, definition, limits, log, socket_dir / SOCKET_NAME)
+        stack.callback(model._close)
         try:
             if backend == "sandbox":
                 runner = stack.enter_context(_sandbox(model, scratch, name, lines, allow_unconfined))
@@ -134,6 +136,7 @@ class ServedModel:
         self._in_flight = 0
         self._lock = threading.Lock()
         self._path = None
+        self._folder_fd = None
 
     # -- what the job uses
 
@@ -241,13 +244,26 @@ class ServedModel:
         self._diagnosed("crash")
 
     def _request(self, method, path, body=None, content_type=None, timeout=60):
-        connection = UnixHTTPConnection(self.socket_path, timeout)
+        connection = UnixHTTPConnection(self._socket_address(), timeout)
         try:
             connection.request(method, path, body=body, headers={"Content-Type": content_type} if content_type else {})
             response = connection.getresponse()
             return response.status, response.read()
         finally:
             connection.close()
+
+    def _socket_address(self):
+        """The socket's path, or one short enough for AF_UNIX through the folder's descriptor (Linux)."""
+        if len(os.fsencode(self.socket_path)) < 100:
+            return self.socket_path
+        if self._folder_fd is None:
+            self._folder_fd = os.open(os.path.dirname(self.socket_path), os.O_PATH)
+        return f"/proc/self/fd/{self._folder_fd}/{SOCKET_NAME}"
+
+    def _close(self):
+        if self._folder_fd is not None:
+            os.close(self._folder_fd)
+            self._folder_fd = None
 
     def _ended(self, stage):
         """The connection dropped or the process is gone: wait for its end, then say why it ended."""
@@ -367,8 +383,13 @@ def _sandbox(model, scratch, name, lines, allow_unconfined):
     spec = scratch / "spec.json"
     workspace.write_run_spec(spec, name, model.config, model.definition, root, model_dir)
     model.outcome.rootpath, model.outcome.model_dir = str(root), str(model_dir)
-    command = _server_command(layout.environment.python, spec, model.socket_path)
-    with confined(layout, command, [spec], model.limits, model.outcome, out=model.log) as (command, cap):
+    inside = f"{SOCKET_FOLDER}/{SOCKET_NAME}"
+    command = _server_command(layout.environment.python, spec, inside)
+    socket_folder = Path(model.socket_path).parent
+    with confined(layout, command, [spec], model.limits, model.outcome, out=model.log,
+                  binds=[(socket_folder, SOCKET_FOLDER)]) as (command, cap):
+        if not model.outcome.isolated:  # unconfined, the server sees this machine's folders as they are
+            command = _server_command(layout.environment.python, spec, model.socket_path)
         if not model.outcome.isolated and not allow_unconfined:
             error = IntegratedTestFailed(
                 "bubblewrap (`bwrap`) does not work on this machine, and an upload is never run unconfined",
@@ -433,7 +454,7 @@ def _cgroup_v2_peak(container_id):
 @contextmanager
 def _docker(model, scratch, name, lines):
     from dynalab.isolation.docker import image as docker_image
-    from dynalab.isolation.docker.backend import RUN_FOLDER, clamped_limits, container, docker_client
+    from dynalab.isolation.docker.backend import clamped_limits, container, docker_client
 
     try:
         client = docker_client()
@@ -450,11 +471,11 @@ def _docker(model, scratch, name, lines):
     model.outcome.rootpath, model.outcome.model_dir = docker_image.ROOTPATH, docker_image.MODEL_DIR
     cpus, memory = clamped_limits(client, model.limits, model.outcome, model.log)
     model.outcome.memory_limit = memory
-    command = _server_command("/opt/venv/bin/python", docker_image.SPEC, f"{RUN_FOLDER}/{SOCKET_NAME}")
+    command = _server_command("/opt/venv/bin/python", docker_image.SPEC, f"{SOCKET_FOLDER}/{SOCKET_NAME}")
     socket_dir = str(Path(model.socket_path).parent)
     try:
         with container(client, tag, name, cpus, memory, command=command,
-                       volumes={socket_dir: {"bind": RUN_FOLDER, "mode": "rw"}}) as running:
+                       volumes={socket_dir: {"bind": SOCKET_FOLDER, "mode": "rw"}}) as running:
             running.start()
             reader = threading.Thread(target=_copy_docker_logs, args=(running, model), daemon=True)
             reader.start()

@@ -108,11 +108,11 @@ def lay_out(work, root, model_dir, config, log, out=print):
 
 
 @contextmanager
-def confined(layout, command, files, limits, outcome, out=print):
+def confined(layout, command, files, limits, outcome, out=print, binds=()):
     """(``command`` confined by bwrap within the memory limit, its MemoryCap); the cap's cgroup is
     removed, and every process left in it killed, on the way out.
 
-    ``files`` are bound read-only too. Without a working bwrap the command runs
+    ``files`` are bound read-only too, ``binds`` ((folder, path inside) pairs) writable. Without a working bwrap the command runs
     unconfined, with a warning, and ``outcome.isolated`` is False.
     """
     from dynalab.tasks.limits import memory_bytes
@@ -128,7 +128,7 @@ def confined(layout, command, files, limits, outcome, out=print):
         out(outcome.notes[-1])
     else:
         command = confine(bwrap, [*layout.read_only(), *files], [layout.work], layout.model_dir, command,
-                          scratch=layout.work)
+                          scratch=layout.work, binds=binds)
     with memory_cap(memory_bytes(limits)) as cap:
         if cap.note:
             outcome.notes.append(cap.note)

@@ -71,14 +71,15 @@ def interpreter_prefix():
     return prefix, hidden
 
 
-def confine(bwrap, read_only, writable, chdir, command, scratch):
+def confine(bwrap, read_only, writable, chdir, command, scratch, binds=()):
     """``command`` under ``bwrap`` (a Bubblewrap), seeing only what the module's docstring lists.
 
     ``read_only`` and ``writable`` are folders bound at their own paths,
     writable first, so a read-only folder inside a writable one stays
     read-only. ``scratch`` (a writable folder, or None) also becomes ``/tmp``
     (bound before them all: they may lie in this machine's /tmp) and holds
-    the sandbox's ``/etc/passwd``.
+    the sandbox's ``/etc/passwd``. ``binds`` are (folder, path inside) pairs,
+    writable, such as the folder of a Unix socket at a path short enough for one.
     """
     arguments = [bwrap.path, *NAMESPACES]
     if bwrap.own_user:
@@ -102,6 +103,8 @@ def confine(bwrap, read_only, writable, chdir, command, scratch):
         arguments += _scratch_arguments(Path(scratch))
     for folder in writable:
         arguments += ["--bind", str(folder), str(folder)]
+    for folder, inside in binds:
+        arguments += ["--bind", str(folder), str(inside)]
     for folder in read_only:
         arguments += ["--ro-bind", str(folder), str(folder)]
     arguments += ["--chdir", str(chdir)]
