@@ -171,7 +171,9 @@ class _Sender:
     def _batches(self, examples):
         for start in range(0, len(examples), self.batch_size):
             batch = examples[start:start + self.batch_size]
-            for example, response in zip(batch, self.model.predict_batch(batch)):
+            with self._failing_on(batch):
+                responses = self.model.predict_batch(batch)
+            for example, response in zip(batch, responses):
                 yield example, response, checks.judge(response, example, self.taskio)
 
     def _singles(self, examples):
@@ -183,12 +185,28 @@ class _Sender:
         try:
             while flying:
                 example, future = flying.popleft()
-                raw = future.result()
+                with self._failing_on([example]):
+                    raw = future.result()
                 flying.extend((nxt, pool.submit(self.model.predict, nxt)) for nxt in itertools.islice(pending, 1))
                 yield example, raw, checks.judge(raw, example, self.taskio)
         finally:
             # No waiting for requests still in flight: once the model is stopped they end at once.
             pool.shutdown(wait=False, cancel_futures=True)
+
+    @contextmanager
+    def _failing_on(self, examples):
+        """A failure of the model's in the block names the example(s) it was answering, and logs them."""
+        from dynalab.isolation.serving import ModelFailed
+
+        try:
+            yield
+        except ModelFailed as failed:
+            failure = failed.failure
+            which = f"example {examples[0].get('uid')!r}" if len(examples) == 1 else \
+                f"the batch of examples {examples[0].get('uid')!r} to {examples[-1].get('uid')!r}"
+            for example in examples[:8]:
+                self.log.write(f"  while answering: {_shown(example)}\n")
+            raise ModelFault(failure.failure_class, f"{which}: {failure.reason}", failure.hint) from None
 
     def _beat(self):
         if self.heartbeat and time.monotonic() - self._beat_at >= HEARTBEAT_SECONDS:

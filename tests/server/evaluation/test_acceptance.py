@@ -114,10 +114,11 @@ def tight_server(tmp_path):
 
 FAILURES = [
     # fixture project, failure class, what the reason says
-    ("crashes-on-one-example", "crash", "ZeroDivisionError"),
-    ("sleeps-past-the-request-timeout", "timeout", "request_timeout of 2s"),
-    ("allocates-past-the-memory-limit", "memory", "memory"),
-    ("answers-a-label-outside-the-labels", "bad_response", "'maybe'"),
+    ("crashes-on-one-example", "crash", "example 't1': the server answered 500: ZeroDivisionError"),
+    ("sleeps-past-the-request-timeout", "timeout", "example 't2': no answer within the task's request_timeout of 2s"),
+    ("allocates-past-the-memory-limit", "memory", "example 't3': the model ran out of memory"),
+    ("answers-a-label-outside-the-labels", "bad_response", "example 't4' is invalid: label: expected one of entailed, "
+                                                           "neutral, contradictory, got 'maybe'"),
 ]
 
 
@@ -147,6 +148,8 @@ def test_each_failing_model_ends_failed_with_its_class_a_one_line_reason_and_a_l
     bad_label = uploaded["answers-a-label-outside-the-labels"]
     log = status(cli, *bad_label, "m", "--log")[1]["log"]
     assert '"hypothesis": "An odd number."' in log and '"label": "maybe"' in log and "failed check: label" in log
+    crash_log = status(cli, *uploaded["crashes-on-one-example"], "m", "--log")[1]["log"]
+    assert 'while answering: {"uid": "t1"' in crash_log and "ZeroDivisionError" in crash_log
 
     project, env = uploaded["contract-nli"]
     code, evaluated, err = status(cli, project, env, "m")
