@@ -35,6 +35,7 @@ from dynalab.runtime import checks
 from dynalab.server.jobs.protocol import LeaseLost
 
 HEARTBEAT_SECONDS = 10.0  # during the sending too: a lost lease stops the job at once
+BATCHES_IN_FLIGHT = 2  # the model computes a batch while the answers to the one before are checked
 
 
 class ModelFault(Exception):
@@ -159,36 +160,35 @@ class _Sender:
 
     def send(self, examples):
         """``{uid: response}`` of every example, each response checked; raises on the first bad one."""
+        if self.batched:  # one request a batch; the next one sent while this one's answers are checked
+            groups = [examples[start:start + self.batch_size] for start in range(0, len(examples), self.batch_size)]
+            answers = self._pipelined(groups, self.model.predict_batch, BATCHES_IN_FLIGHT)
+        else:  # batch_size single requests at once
+            groups = [[example] for example in examples]
+            answers = self._pipelined(groups, lambda group: [self.model.predict(group[0])], self.batch_size)
         responses = {}
-        with closing(self._batches(examples) if self.batched else self._singles(examples)) as answers:
-            for example, raw, (response, problems) in answers:
-                if problems:
-                    raise self._bad_response(example, raw, response, problems)
-                responses[example["uid"]] = response
+        with closing(answers):
+            for group, answered in answers:
+                for example, response in zip(group, answered):
+                    checked, problems = checks.judge(response, example, self.taskio)
+                    if problems:
+                        raise self._bad_response(example, response, problems)
+                    responses[example["uid"]] = checked
                 self._beat()
         return responses
 
-    def _batches(self, examples):
-        for start in range(0, len(examples), self.batch_size):
-            batch = examples[start:start + self.batch_size]
-            with self._failing_on(batch):
-                responses = self.model.predict_batch(batch)
-            for example, response in zip(batch, responses):
-                yield example, response, checks.judge(response, example, self.taskio)
-
-    def _singles(self, examples):
-        # Up to batch_size requests in flight, a few more queued; answers taken in the dataset's order.
-        pool = concurrent.futures.ThreadPoolExecutor(self.batch_size, thread_name_prefix="dynalab-request")
-        pending = iter(examples)
-        flying = collections.deque((example, pool.submit(self.model.predict, example))
-                                   for example in itertools.islice(pending, self.batch_size * 2))
+    def _pipelined(self, groups, call, in_flight):
+        """``(group, call(group))`` for each group in order, ``in_flight`` calls running at once (a few more queued)."""
+        pool = concurrent.futures.ThreadPoolExecutor(in_flight, thread_name_prefix="dynalab-request")
+        pending = iter(groups)
+        flying = collections.deque((group, pool.submit(call, group)) for group in itertools.islice(pending, in_flight * 2))
         try:
             while flying:
-                example, future = flying.popleft()
-                with self._failing_on([example]):
-                    raw = future.result()
-                flying.extend((nxt, pool.submit(self.model.predict, nxt)) for nxt in itertools.islice(pending, 1))
-                yield example, raw, checks.judge(raw, example, self.taskio)
+                group, future = flying.popleft()
+                with self._failing_on(group):
+                    answered = future.result()
+                flying.extend((nxt, pool.submit(call, nxt)) for nxt in itertools.islice(pending, 1))
+                yield group, answered
         finally:
             # No waiting for requests still in flight: once the model is stopped they end at once.
             pool.shutdown(wait=False, cancel_futures=True)
@@ -213,12 +213,12 @@ class _Sender:
             self._beat_at = time.monotonic()
             self.heartbeat()
 
-    def _bad_response(self, example, raw, response, problems):
+    def _bad_response(self, example, response, problems):
         first = problems[0]
         self.log.write(
             "a response breaks the task's contract:\n"
             f"  example:  {_shown(example)}\n"
-            f"  response: {_shown(response if response is not None else raw)}\n"
+            f"  response: {_shown(response)}\n"
             + "".join(f"  failed check: {p.field}: expected {p.expected}, got {p.got}"
                       + (f" ({p.hint})" if p.hint else "") + "\n" for p in problems))
         return ModelFault(
