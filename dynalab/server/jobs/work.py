@@ -12,8 +12,9 @@ the code ``dynalab-cli test`` uses) until it answers as ready.
 - An evaluation job sends every input of its dataset (batched JSON lines,
   ``batch_size`` examples a request, when the config says ``batched``; else
   up to ``batch_size`` single requests at once) and checks each response:
-  ``predictions({uid: response}, examples per second, peak memory)``. The
-  server's side scores them: gold targets never come here.
+  ``predictions({uid: response}, examples per second, peak memory)``, each
+  response cut to the task's target fields. The server's side scores them:
+  gold targets never come here.
 
 What the model does wrong ends the job with ``failed(class, reason, hint)``
 and the evidence in the job's log; what goes wrong on the server's side
@@ -156,6 +157,7 @@ class _Sender:
         self.batched = config["batched"]
         self.batch_size = limits["batch_size"]
         self.taskio = TaskIO.from_definition(definition)
+        self.targets = self.taskio.target_names
         self._beat_at = time.monotonic()
 
     def send(self, examples):
@@ -173,7 +175,8 @@ class _Sender:
                     checked, problems = checks.judge(response, example, self.taskio)
                     if problems:
                         raise self._bad_response(example, response, problems)
-                    responses[example["uid"]] = checked
+                    # What scoring reads, and no more: the signature, the probabilities... are checked and dropped.
+                    responses[example["uid"]] = {name: checked[name] for name in self.targets if name in checked}
                 self._beat()
         return responses
 
