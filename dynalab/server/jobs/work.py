@@ -36,6 +36,7 @@ from dynalab.runtime import checks
 from dynalab.server.jobs.protocol import LeaseLost
 
 HEARTBEAT_SECONDS = 10.0  # during the sending too: a lost lease stops the job at once
+SCRATCH_LABEL = "org.dynalab.scratch"  # on a job's container: the scratch folder of the worker that runs it
 BATCHES_IN_FLIGHT = 2  # the model computes a batch while the answers to the one before are checked
 
 
@@ -115,7 +116,7 @@ def _served(source, log, scratch, backend):
     log.write(f"task {definition['task']}: limits " + ", ".join(f"{key} {value}" for key, value in limits.items())
               + "\n")
     with serve(backend, root, config, definition, limits, log.line, name=source.model_name(),
-               scratch_dir=scratch) as model:
+               scratch_dir=scratch, labels={SCRATCH_LABEL: str(source.scratch_dir())}) as model:
         model.wait_ready()
         yield model, config, definition, limits
 
@@ -254,6 +255,18 @@ def scratch_dir(root, ticket):
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_leftover_containers(scratch_root):
+    """Remove the containers of jobs a killed worker of ``scratch_root`` left (they do not die with it,
+    as the sandbox's processes do); returns how many."""
+    from dynalab.isolation.docker.backend import docker_client
+
+    client = docker_client()
+    leftovers = client.containers.list(all=True, filters={"label": f"{SCRATCH_LABEL}={scratch_root}"})
+    for container in leftovers:
+        container.remove(force=True)
+    return len(leftovers)
 
 
 class ReportLog:
