@@ -126,10 +126,8 @@ class PeakRss:
     def _sample(self):
         while not self._done.wait(0.1):
             try:
-                for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        self.peak_kb = max(self.peak_kb, int(line.split()[1]))
-            except OSError:
+                self.peak_kb = max(self.peak_kb, rss_kb(self.pid))
+            except OSError:  # the process ended
                 return
 
     def __enter__(self):
@@ -141,11 +139,10 @@ class PeakRss:
         self._thread.join()
 
 
-def rss_mb(pid):
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return None
+def rss_kb(pid):
+    """The resident memory of process ``pid`` now, in KiB."""
+    line = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("VmRSS:"))
+    return int(line.split()[1])
 
 
 def nli_with_limits(tasks_dir, **limits):
@@ -199,7 +196,7 @@ def main():
                 env.cli(root, "test", "-n", NAME, "--backend", args.backend)  # warms the environment cache
             baseline = in_process_rate(single, workdir / "baseline", large)
             server.cli("add-dataset", "--task", "nli", "--name", "heldout", str(heldout))
-            idle_rss = rss_mb(server.pid)
+            idle_rss = rss_kb(server.pid) / 1024
 
             started = time.perf_counter()
             env.cli(single, "upload", "-n", NAME, "--no-progress", "--wait", "--timeout", "900")
