@@ -46,7 +46,9 @@ from dynalab.runtime.protocol import Health, SpecError, Stage, load_spec
 
 
 def log(message):
-    print(f"[dynalab-server] {message}", file=sys.stderr, flush=True)
+    # One write per line: print() writes the newline apart, and request threads would interleave them.
+    sys.stderr.write(f"[dynalab-server] {message}\n")
+    sys.stderr.flush()
 
 
 class _Shutdown(BaseException):
@@ -238,6 +240,9 @@ class UnixHTTPServer(ThreadingHTTPServer):
     """The same server on a Unix socket (``HTTPServer.server_bind`` assumes a host and a port)."""
 
     address_family = socket.AF_UNIX
+    # A client's connect() to a Unix socket whose backlog is full fails at once (no retry as with TCP):
+    # room for every request an evaluation sends at once (up to a task's batch_size).
+    request_queue_size = 1024
 
     def server_bind(self):
         socketserver.TCPServer.server_bind(self)
