@@ -21,6 +21,7 @@ from dynalab.server.db.database import open_database
 from dynalab.server.http_timeouts import protocol_class
 from dynalab.server.intake.storage import prepare_data_dir
 from dynalab.server.jobs.executor import EmbeddedExecutor
+from dynalab.server.jobs.protocol import HEARTBEAT_SECONDS
 from dynalab.server.task_catalog import load_catalog
 
 SECRET_PARAMETERS = {"api_token"}
@@ -40,9 +41,7 @@ def serve(settings):
         if before != after:
             logging.getLogger("dynalab.server").info(
                 "database upgraded from revision %s to %s", before or "(empty)", after)
-        job_function = _job_function()
-        executor = EmbeddedExecutor(db, settings, catalog, job_function, backend=settings.backend,
-                                    workers=settings.workers if job_function else 0)
+        executor = _executor(db, settings, catalog)
         app = create_app(settings, db=db, catalog=catalog, executor=executor)
         config = uvicorn.Config(
             app, log_level=log_level, timeout_graceful_shutdown=5, server_header=False,
@@ -58,7 +57,20 @@ def serve(settings):
             db.dispose()
 
 
-def _job_function():
+def _executor(db, settings, catalog):
+    """Celery workers with ``--broker``, else the embedded worker."""
+    if settings.broker:
+        from dynalab.server.jobs.celery_executor import CeleryExecutor  # celery is needed only here
+
+        return CeleryExecutor(db, settings, catalog, settings.broker, lease_seconds=settings.lease_seconds)
+    function = job_function()
+    return EmbeddedExecutor(db, settings, catalog, function, backend=settings.backend,
+                            workers=settings.workers if function else 0, lease_seconds=settings.lease_seconds,
+                            heartbeat_seconds=min(HEARTBEAT_SECONDS, settings.lease_seconds / 4))
+
+
+def job_function():
+    """``jobs.work.run_job``, or None in a version without it."""
     try:
         from dynalab.server.jobs.work import run_job
     except ModuleNotFoundError as error:

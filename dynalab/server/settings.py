@@ -73,6 +73,13 @@ class Settings(BaseSettings):
     backend: Literal["sandbox", "docker"] = Field(
         "sandbox", description="where uploaded models run: sandbox or docker (default sandbox)")
 
+    broker: str = Field(
+        "", description="Celery broker URL, e.g. redis://127.0.0.1:6379/0: jobs go to `dynalab-server worker` "
+                        "processes instead of the embedded worker (default: none, the embedded worker runs them)")
+    # Set by the environment only (DYNALAB_SERVER_LEASE_SECONDS): how long a job's worker may stay
+    # silent before its job is taken up by another. Shorter in tests, to see a lost worker sooner.
+    lease_seconds: float = Field(60.0, gt=0, description="seconds a job's lease lasts after each heartbeat")
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, data_dir):

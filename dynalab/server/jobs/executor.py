@@ -25,6 +25,7 @@ from dynalab.server.jobs.queue import claim
 
 log = logging.getLogger("dynalab.server.jobs")
 
+EMBEDDED_WORKER = "embedded"  # the name the embedded worker's evaluations record
 POLL_SECONDS = 2.0
 REAP_SECONDS = 15.0
 STOP_SECONDS = 5.0
@@ -130,36 +131,53 @@ class EmbeddedExecutor:
                 log.exception("the reaper failed (trying again in %s s)", self.reap_seconds)
 
     def _run(self, ticket):
-        report = LocalReport(self.db, self.settings, self.catalog, ticket, self._stopping, self.lease_seconds)
+        report = LocalReport(self.db, self.settings, self.catalog, ticket, self._stopping, self.lease_seconds,
+                             worker=EMBEDDED_WORKER)
         source = LocalSource(self.db, self.settings, self.catalog, ticket)
-        what = self._describe(ticket)
-        log.info("job %d: %s of model %d, attempt %d", ticket.job_id, what, ticket.model_id, ticket.attempt)
         try:
-            with _Heartbeat(report, self.heartbeat_seconds):
-                report.note(f"=== {what}, attempt {ticket.attempt}, {iso(utcnow())} (backend {self.backend})")
-                self.job_function(ticket, source, report, self.backend)
-        except Stopping:
-            report.lost("the server stopped during the job", counts=False)
-            return
-        except LeaseLost as lost:
-            log.info("job %d: dropped (%s)", ticket.job_id, lost)
-            return
-        except Exception as error:
-            log.exception("job %d failed on the server's side", ticket.job_id)
-            report.lost(f"the job failed on the server's side: {type(error).__name__}: {error}")
-        else:
-            if not report.finished:
-                report.lost("the job ended without a result")
+            perform(self.job_function, ticket, source, report, self.backend, self._describe(ticket),
+                    self.heartbeat_seconds)
         finally:
             self.wake()  # the job may have queued others (a deployment queues the evaluations)
-        log.info("job %d: ended", ticket.job_id)
 
     def _describe(self, ticket):
         if ticket.dataset_id is None:
-            return "deployment"
+            return describe(ticket, None)
         with self.db.session() as session:
             dataset = session.get(Dataset, ticket.dataset_id)
-        return f"evaluation on dataset {dataset.name if dataset else ticket.dataset_id}"
+        return describe(ticket, dataset.name if dataset else ticket.dataset_id)
+
+
+def perform(job_function, ticket, source, report, backend, what, heartbeat_seconds, side="the server's side"):
+    """Run ``job_function`` on ``ticket`` with the lease renewed meanwhile, and make sure the job
+    ends: an attempt that raised or returned without a result is ``report.lost`` (tried again).
+
+    ``report`` is a ``LocalReport`` or a ``remote.RemoteReport``: besides the protocol, both have
+    ``note`` (a line of the worker's own in the log), ``lost`` and ``finished``.
+    """
+    log.info("job %d: %s of model %d, attempt %d", ticket.job_id, what, ticket.model_id, ticket.attempt)
+    try:
+        with _Heartbeat(report, heartbeat_seconds):
+            report.note(f"=== {what}, attempt {ticket.attempt}, {iso(utcnow())} (backend {backend})")
+            job_function(ticket, source, report, backend)
+    except Stopping:
+        report.lost("the server stopped during the job", counts=False)
+        return
+    except LeaseLost as lost:
+        log.info("job %d: dropped (%s)", ticket.job_id, lost)
+        return
+    except Exception as error:
+        log.exception("job %d failed on %s", ticket.job_id, side)
+        report.lost(f"the job failed on {side}: {type(error).__name__}: {error}")
+    else:
+        if not report.finished:
+            report.lost("the job ended without a result")
+    log.info("job %d: ended", ticket.job_id)
+
+
+def describe(ticket, dataset_name):
+    """How a job is named in its log: ``deployment`` or ``evaluation on dataset NAME``."""
+    return "deployment" if ticket.dataset_id is None else f"evaluation on dataset {dataset_name}"
 
 
 class _Heartbeat:

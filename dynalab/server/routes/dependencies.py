@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
-from dynalab.server import auth
+from dynalab.server import auth, workers
 from dynalab.server import settings as server_settings
 from dynalab.server.db import database, models
 from dynalab.server.intake import upload
@@ -72,6 +72,10 @@ def bearer_user(request: Request, db: Database) -> models.User:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise unauthorized(f"missing bearer token: {BEARER_HELP}", close)
+    if workers.is_worker_token(token.strip()):
+        raise HTTPException(status_code=403, detail="a worker token can only claim jobs, fetch their inputs and "
+                                                    "post their results (under /worker)",
+                            headers={"Connection": "close"} if close else None)
     with db.session() as session:
         user = auth.user_for_bearer(session, token.strip())
     if user is None:
