@@ -24,6 +24,7 @@ import ctypes
 import logging
 import math
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -249,6 +250,8 @@ def run_worker(broker, api_url, token, queues=("cpu",), concurrency=1, backend="
 
     work_dir = Path(work_dir or Path.cwd() / "dynalab-worker").resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
+    # What a killed worker's jobs left (their processes died with it); its archives are kept.
+    shutil.rmtree(work_dir / "scratch", ignore_errors=True)
     _context = _WorkerContext(api_url, token, work_dir, backend, job_function)
     app = celery_app(broker)
     app.task(name=TASK_NAME, acks_late=True, ignore_result=True)(run_job_message)

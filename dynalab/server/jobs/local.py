@@ -110,7 +110,7 @@ class LocalReport:
 
     def predictions(self, responses, examples_per_second, peak_memory_mb):
         from dynalab.server import datasets
-        from dynalab.server.evaluation.metrics import score
+        from dynalab.server.evaluation import score
 
         # Scored before the model is locked: the lock is held for the writes only.
         with self.db.session() as session:

@@ -48,6 +48,7 @@ class Claim:
     ticket: Ticket
     model_name: str
     sha256: str
+    max_unpacked_bytes: int
     what: str
     lease_seconds: float
     heartbeat_seconds: float
@@ -77,7 +78,7 @@ class WorkerApi:
         _check(response)
         answer = response.json()
         return Claim(ticket=Ticket(**answer["ticket"]), model_name=answer["model_name"], sha256=answer["sha256"],
-                     what=answer["what"], lease_seconds=answer["lease_seconds"],
+                     max_unpacked_bytes=answer["max_unpacked_bytes"], what=answer["what"], lease_seconds=answer["lease_seconds"],
                      heartbeat_seconds=answer["heartbeat_seconds"])
 
     def get(self, ticket, what, stream=False):
@@ -127,6 +128,13 @@ class RemoteSource:
         finally:
             partial.unlink(missing_ok=True)
         return path
+
+    def max_unpacked_bytes(self):
+        return self.claim.max_unpacked_bytes
+
+    def scratch_dir(self):
+        """``scratch/`` in the worker's folder (swept when the worker starts)."""
+        return self.api.work_dir / "scratch"
 
     def task_definition(self):
         return self.api.get(self.ticket, "task").json()

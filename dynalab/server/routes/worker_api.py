@@ -81,8 +81,8 @@ def claim(job_id: int, worker: RemoteWorker, db: Database, settings: Settings):
     log.info("job %d (model %d), attempt %d: claimed by worker %s", job_id, ticket.model_id, ticket.attempt,
              worker.name)
     return {"ticket": ticket.as_dict(), "model_name": model.name, "task_code": model.task_code,
-            "sha256": model.sha256, "size": model.size,
-            "what": describe(ticket, dataset.name if dataset else None),
+            "sha256": model.sha256, "size": model.size, "max_unpacked_bytes": settings.max_unpacked_bytes,
+            "worker": worker.name, "what": f"{describe(ticket, dataset.name if dataset else None)} on worker {worker.name}",
             "lease_seconds": lease_seconds, "heartbeat_seconds": min(HEARTBEAT_SECONDS, lease_seconds / 4)}
 
 
