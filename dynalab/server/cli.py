@@ -24,10 +24,12 @@ from dynalab.server.settings import Settings, env_variable, load_settings, optio
 PROG = admin.PROG
 COMMON_SETTINGS = ("data_dir", "database_url")
 RUN_SETTINGS = ("host", "port", "max_upload_bytes", "max_unpacked_bytes", "token_ttl",
-                "header_timeout", "body_timeout", "max_connections", "log_level", "workers", "backend", "broker")
+                "header_timeout", "body_timeout", "max_connections", "log_level", "workers", "backend", "broker",
+                "smtp_url", "smtp_from", "webhook_url", "public_url")
 METAVARS = {"data_dir": "DIR", "database_url": "URL", "max_upload_bytes": "BYTES", "max_unpacked_bytes": "BYTES",
             "token_ttl": "SECONDS", "header_timeout": "SECONDS", "body_timeout": "SECONDS",
-            "max_connections": "N", "workers": "N", "broker": "URL"}
+            "max_connections": "N", "workers": "N", "broker": "URL", "smtp_url": "URL",
+            "smtp_from": "ADDR", "webhook_url": "URL", "public_url": "URL"}
 WORKER_TOKEN_VARIABLE = "DYNALAB_WORKER_TOKEN"
 
 

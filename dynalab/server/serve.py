@@ -22,6 +22,7 @@ from dynalab.server.http_timeouts import protocol_class
 from dynalab.server.intake.storage import prepare_data_dir
 from dynalab.server.jobs.executor import EmbeddedExecutor
 from dynalab.server.jobs.protocol import HEARTBEAT_SECONDS
+from dynalab.server.notifications import Notifier
 from dynalab.server.task_catalog import load_catalog
 
 SECRET_PARAMETERS = {"api_token"}
@@ -49,12 +50,22 @@ def serve(settings):
             limit_concurrency=settings.max_connections,
         )
         logging.getLogger("uvicorn.access").addFilter(_redact_tokens)
+        notifier = _notifier(db, settings, sock)
+        notifier.start()
         executor.start()  # takes up the jobs a previous run left unfinished, before serving
         try:
             _Server(config, settings).run(sockets=[sock])
         finally:
             executor.stop()
+            notifier.stop()
             db.dispose()
+
+
+def _notifier(db, settings, sock):
+    host, port = sock.getsockname()[:2]
+    public_url = settings.public_url or f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    return Notifier(db, public_url, smtp_url=settings.smtp_url, smtp_from=settings.smtp_from,
+                    webhook_url=settings.webhook_url)
 
 
 def _executor(db, settings, catalog):
