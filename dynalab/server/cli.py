@@ -25,11 +25,12 @@ PROG = admin.PROG
 COMMON_SETTINGS = ("data_dir", "database_url")
 RUN_SETTINGS = ("host", "port", "max_upload_bytes", "max_unpacked_bytes", "token_ttl",
                 "header_timeout", "body_timeout", "max_connections", "log_level", "workers", "backend", "broker",
-                "smtp_url", "smtp_from", "webhook_url", "public_url")
+                "smtp_url", "smtp_from", "webhook_url", "public_url", "lease_seconds")
 METAVARS = {"data_dir": "DIR", "database_url": "URL", "max_upload_bytes": "BYTES", "max_unpacked_bytes": "BYTES",
             "token_ttl": "SECONDS", "header_timeout": "SECONDS", "body_timeout": "SECONDS",
             "max_connections": "N", "workers": "N", "broker": "URL", "smtp_url": "URL",
-            "smtp_from": "ADDR", "webhook_url": "URL", "public_url": "URL"}
+            "smtp_from": "ADDR", "webhook_url": "URL", "public_url": "URL",
+            "lease_seconds": "SECONDS"}
 WORKER_TOKEN_VARIABLE = "DYNALAB_WORKER_TOKEN"
 
 
@@ -58,6 +59,13 @@ def worker(broker, api_url, worker_token, queue, concurrency, backend, work_dir,
         raise UsageError(f"--queue {unknown[0]}: unknown queue", hint=f"the queues are {', '.join(QUEUES)}")
     if concurrency < 1:
         raise UsageError(f"--concurrency must be 1 or more, not {concurrency}")
+    if "gpu" in queues:
+        from dynalab.isolation.gpu import missing_gpu
+
+        why = missing_gpu(True, backend)
+        if why:
+            print(f"{PROG} worker: warning: --queue gpu, but {why.replace('the task needs a GPU, and ', '')}: "
+                  "the GPU jobs it takes will fail and be tried again elsewhere", file=sys.stderr)
     function = job_function()
     if function is None:
         raise UsageError("this version of Dynalab has no job function: a worker would run nothing")

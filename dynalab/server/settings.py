@@ -85,9 +85,9 @@ class Settings(BaseSettings):
     public_url: str = Field(
         "", description="this server's URL as its users reach it, for the links in notifications "
                         "(default http://HOST:PORT)")
-    # Set by the environment only (DYNALAB_SERVER_LEASE_SECONDS): how long a job's worker may stay
-    # silent before its job is taken up by another. Shorter in tests, to see a lost worker sooner.
-    lease_seconds: float = Field(60.0, gt=0, description="seconds a job's lease lasts after each heartbeat")
+    lease_seconds: float = Field(
+        60.0, gt=0, description="seconds a job's worker may stay silent before its job is taken up by another "
+                                "(default 60; workers are heard from every 10 s, or a quarter of this)")
 
     @field_validator("smtp_url")
     @classmethod

@@ -223,7 +223,7 @@ def run_job_message(job_id):
         return
     source, report = RemoteSource(api, claim), RemoteReport(api, claim)
     perform(_within_time_limit(_context.job_function), claim.ticket, source, report, _context.backend,
-            claim.what, claim.heartbeat_seconds, side="the worker's side")
+            claim.what, claim.heartbeat_seconds, side="the worker's side", worker=claim.worker)
 
 
 def _within_time_limit(job_function):

@@ -20,7 +20,7 @@ from typing import Protocol
 from dynalab.server.db.models import Dataset, iso, utcnow
 from dynalab.server.jobs import reaper
 from dynalab.server.jobs.local import LocalReport, LocalSource, Stopping
-from dynalab.server.jobs.protocol import HEARTBEAT_SECONDS, LEASE_SECONDS, LeaseLost
+from dynalab.server.jobs.protocol import HEARTBEAT_SECONDS, INFRASTRUCTURE, LEASE_SECONDS, LeaseLost
 from dynalab.server.jobs.queue import claim
 
 log = logging.getLogger("dynalab.server.jobs")
@@ -148,7 +148,8 @@ class EmbeddedExecutor:
         return describe(ticket, dataset.name if dataset else ticket.dataset_id)
 
 
-def perform(job_function, ticket, source, report, backend, what, heartbeat_seconds, side="the server's side"):
+def perform(job_function, ticket, source, report, backend, what, heartbeat_seconds, side="the server's side",
+            worker=EMBEDDED_WORKER):
     """Run ``job_function`` on ``ticket`` with the lease renewed meanwhile, and make sure the job
     ends: an attempt that raised or returned without a result is ``report.lost`` (tried again).
 
@@ -159,7 +160,8 @@ def perform(job_function, ticket, source, report, backend, what, heartbeat_secon
     try:
         with _Heartbeat(report, heartbeat_seconds):
             report.note(f"=== {what}, attempt {ticket.attempt}, {iso(utcnow())} (backend {backend})")
-            job_function(ticket, source, report, backend)
+            if not _refused_for_want_of_a_gpu(source, report, backend, worker):
+                job_function(ticket, source, report, backend)
     except Stopping:
         report.lost("the server stopped during the job", counts=False)
         return
@@ -173,6 +175,21 @@ def perform(job_function, ticket, source, report, backend, what, heartbeat_secon
         if not report.finished:
             report.lost("the job ended without a result")
     log.info("job %d: ended", ticket.job_id)
+
+
+def _refused_for_want_of_a_gpu(source, report, backend, worker):
+    """True (the job failed as ``infrastructure``: tried again, maybe elsewhere) when the task needs
+    a GPU that this worker cannot give it."""
+    from dynalab.isolation.gpu import missing_gpu
+    from dynalab.server.jobs.celery_executor import limits_of
+
+    why = missing_gpu(limits_of(source.task_definition()).get("gpu", False), backend)
+    if why is None:
+        return False
+    report.failed(INFRASTRUCTURE, f"worker {worker}: {why}",
+                  "the server's administrator runs the task's jobs on a machine with a GPU: "
+                  "`dynalab-server worker --queue gpu --backend docker ...` there")
+    return True
 
 
 def describe(ticket, dataset_name):

@@ -46,6 +46,7 @@ class Claim:
     """A job claimed by this worker: its ticket, and what the server says about running it."""
 
     ticket: Ticket
+    worker: str  # this worker's name, as the server knows it
     model_name: str
     sha256: str
     max_unpacked_bytes: int
@@ -77,7 +78,7 @@ class WorkerApi:
             return None
         _check(response)
         answer = response.json()
-        return Claim(ticket=Ticket(**answer["ticket"]), model_name=answer["model_name"], sha256=answer["sha256"],
+        return Claim(ticket=Ticket(**answer["ticket"]), worker=answer["worker"], model_name=answer["model_name"], sha256=answer["sha256"],
                      max_unpacked_bytes=answer["max_unpacked_bytes"], what=answer["what"], lease_seconds=answer["lease_seconds"],
                      heartbeat_seconds=answer["heartbeat_seconds"])
 

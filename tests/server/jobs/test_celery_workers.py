@@ -143,3 +143,31 @@ def _alive(pid):
             return stat.read().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_a_task_that_needs_a_gpu_goes_to_the_gpu_queue_and_a_worker_without_one_says_so(
+        redis, broker_server, start_worker, job, tmp_path):
+    import yaml
+
+    from dynalab.tasks.registry import load_builtin
+
+    data_dir = tmp_path / "server-data"
+    (data_dir / "tasks").mkdir(parents=True)
+    (data_dir / "tasks" / "nli_gpu.yaml").write_text(
+        yaml.safe_dump({**load_builtin("nli"), "task": "nli_gpu", "limits": {"gpu": True}}))
+    server = broker_server(redis)
+    cpu = start_worker(server, redis, "cpu-box")
+    gpu = start_worker(server, redis, "gpu-box", "--queue", "gpu", "--backend", "docker")
+    assert "warning: --queue gpu, but this machine has none" in gpu.log()
+    api, bearer = user_of(server)
+    response = api.upload(bearer, model_archive("m", "nli_gpu"), name="m", task="nli_gpu")
+    assert response.status_code == 200, response.text
+
+    model = ends(api, bearer, response.json()["model_id"])
+    assert model["status"] == "failed" and model["failure"]["class"] == "infrastructure"
+    assert model["failure"]["reason"].startswith("worker gpu-box: the task needs a GPU, and this machine has none")
+    assert model["failure"]["reason"].endswith("(3 attempts)")  # tried again, in case a worker with a GPU took it
+    log = api.get(f"/models/{model['model_id']}/log", headers={"Authorization": f"Bearer {bearer}"}).text
+    assert "hint: the server's administrator runs the task's jobs on a machine with a GPU" in log
+    assert "Task dynalab.run_job" in gpu.log() and "Task dynalab.run_job" not in cpu.log()
+    assert not job.entries()  # the job function never ran without its GPU
