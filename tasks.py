@@ -5,6 +5,7 @@
     invoke bench    the benchmarks, printed as figures
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -27,7 +28,8 @@ def test(c, args=""):
 @task(help={"backend": "Integrated test backend: sandbox (default) or docker.",
             "keep": "Keep the temporary folder (server data and project copy) for a look."})
 def demo(c, backend="sandbox", keep=False):
-    """Take the example from init (and one prediction) to upload, against a self-hosted server on 127.0.0.1."""
+    """Take the example from init (and one prediction) to upload and its scores, against a self-hosted server
+    on 127.0.0.1 that holds a held-out dataset made by the example's own generator."""
     from dynalab.testing.server_process import ServerProcess
 
     workdir = Path(tempfile.mkdtemp(prefix="dynalab-demo-"))
@@ -35,8 +37,16 @@ def demo(c, backend="sandbox", keep=False):
     shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", ".dynalab*"))
     env = {**os.environ, "DYNALAB_HOME": str(workdir / "home"), "CI": "true"}
     try:
-        with ServerProcess(workdir / "server-data") as server:
+        with ServerProcess(workdir / "server-data", extra_args=("--backend", backend)) as server:
             print(f"== Evaluation server running at {server.url} (data in {server.data_dir})")
+            heldout = workdir / "nli-heldout.jsonl"
+            print("\n== A held-out nli dataset, made by the example's own generator (not its training data)")
+            subprocess.run([sys.executable, "make_dataset.py", str(heldout), "--seed", "2", "--count", "500"],
+                           cwd=project, check=True)
+            added = server.cli("add-dataset", "--task", "nli", "--name", "nli-heldout", str(heldout))
+            if added.returncode != 0:
+                sys.exit(f"demo failed at add-dataset: {added.stderr.strip()}")
+            print(added.stdout.strip())
             token = server.add_user("researcher@example.org")
             env["DYNALAB_API_URL"] = server.url
             steps = [
@@ -47,7 +57,7 @@ def demo(c, backend="sandbox", keep=False):
                  '"hypothesis": "A person rests."}'],
                 ["test", "--local", "-n", "nli-bow"],
                 ["test", "-n", "nli-bow", "--backend", backend],
-                ["upload", "-n", "nli-bow"],
+                ["upload", "-n", "nli-bow", "--wait", "--timeout", "900"],
             ]
             for args in steps:
                 print(f"\n== dynalab-cli {' '.join(args)}", flush=True)
@@ -55,7 +65,17 @@ def demo(c, backend="sandbox", keep=False):
                                         input=token + "\n" if "--token-stdin" in args else None, text=True)
                 if result.returncode != 0:
                     sys.exit(f"demo failed at `dynalab-cli {' '.join(args)}` (exit code {result.returncode})")
-            print("\n== Demo passed: the example went from init to upload.")
+            print("\n== dynalab-cli status -n nli-bow --json", flush=True)
+            status = subprocess.run([sys.executable, "-m", "dynalab.cli", "status", "-n", "nli-bow", "--json"],
+                                    cwd=project, env=env, text=True, capture_output=True)
+            if status.returncode != 0:
+                sys.exit(f"demo failed at `dynalab-cli status -n nli-bow` (exit code {status.returncode})")
+            evaluated = json.loads(status.stdout)
+            print("\n== Demo passed: the example went from init to upload, was deployed and evaluated. Scores:")
+            for dataset in evaluated["datasets"]:
+                scores = ", ".join(f"{name} {value:.4f}" for name, value in dataset["metrics"].items())
+                print(f"  {dataset['name']}: {scores} ({dataset['examples_per_second']:.0f} examples/s, "
+                      f"peak memory {dataset['peak_memory_mb']:.0f} MB)")
     finally:
         if keep:
             print(f"(kept {workdir})")

@@ -73,5 +73,17 @@ class ServerError(DynalabError, exit_code=8, means="evaluation server unreachabl
     """Raised when the evaluation server cannot be reached or fails (5xx)."""
 
 
+class EvaluationFailed(DynalabError, exit_code=9,
+                       means="the model failed on the evaluation server (status --wait, upload --wait): "
+                             "its failure class, reason and hint are shown"):
+    """Raised when a model followed with ``--wait`` ends ``failed`` on the server."""
+
+
+class EvaluationTimedOut(DynalabError, exit_code=10,
+                         means="the model was not yet evaluated when --timeout ran out (status --wait, "
+                               "upload --wait); it goes on on the server"):
+    """Raised when ``--wait`` gives up after ``--timeout`` seconds."""
+
+
 class Interrupted(DynalabError, exit_code=130, means="interrupted (Ctrl-C, or end of input at a prompt)"):
     """Raised when the user stops a command (Ctrl-C, or end of input at a prompt)."""

@@ -132,7 +132,7 @@ def bearer(url, api_token, session=None):
         # The chained requests error quotes the URL, whose query holds the API token.
         raise ServerError(str(error), hint=error.hint) from None
     check_response(response, url)
-    token = _json(response, url).get("token")
+    token = json_body(response, url).get("token")
     if not isinstance(token, str) or not token:
         raise ServerError(f"the server at {url} answered the login without a token", hint=_is_it_dynabench(url))
     return token
@@ -143,7 +143,7 @@ def fetch_tasks(url, session=None, timeout=TIMEOUT):
     with own_session(session) as session:
         response = send(session, "GET", url, "/tasks/submitable", timeout=timeout)
     check_response(response, url)
-    tasks = _json(response, url)
+    tasks = json_body(response, url)
     if not isinstance(tasks, list):
         raise ServerError(f"the server at {url} sent a task list that is not a list", hint=_is_it_dynabench(url))
     return [task for task in tasks if isinstance(task, dict) and task.get("task_code")]
@@ -155,7 +155,7 @@ def model_status(url, api_token, model_id, session=None):
         headers = {"Authorization": f"Bearer {bearer(url, api_token, session=session)}"}
         response = send(session, "GET", url, f"/models/{model_id}", headers=headers, timeout=TIMEOUT)
     check_response(response, url)
-    return _json(response, url)
+    return json_body(response, url)
 
 
 def list_models(url, api_token, session=None, *, bearer_token=None):
@@ -167,7 +167,7 @@ def list_models(url, api_token, session=None, *, bearer_token=None):
         token = bearer_token or bearer(url, api_token, session=session)
         response = send(session, "GET", url, "/models", headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT)
     check_response(response, url)
-    return _json(response, url)
+    return json_body(response, url)
 
 
 def send(session, method, url, path, **kwargs):
@@ -297,7 +297,8 @@ def _json_or_none(response):
         return None
 
 
-def _json(response, url):
+def json_body(response, url):
+    """The JSON body of ``response``; an answer that is not JSON is a ``ServerError``."""
     try:
         return response.json()
     except ValueError:

@@ -17,7 +17,7 @@ from dynalab.isolation.launcher import LAUNCHER, SERVER
 from dynalab.packaging.selection import ExcludeRules
 from dynalab.runtime import hints
 from dynalab.runtime.model_dir import placed_name
-from dynalab.runtime.protocol import Event, Reason
+from dynalab.runtime.protocol import TIMEOUT_HINTS, Event, Reason
 
 NETWORK_PATTERNS = re.compile(
     r"URLError|gaierror|Temporary failure in name resolution|Name or service not known|nodename nor servname"
@@ -27,6 +27,8 @@ NETWORK_PATTERNS = re.compile(
 EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?([A-Z]\w*(?:Error|Exception|Exit|Interrupt))(?::\s*(.*))?$")
 MISSING_MODULE = re.compile(r"No module named '([^']+)'")
 MISSING_FILE = re.compile(r"No such file or directory: '([^']+)'|\[Errno 2\][^']*'([^']+)'")
+DENIED_FILE = re.compile(r"\[Errno 13\] Permission denied: '([^']+)'")
+READ_ONLY_FILE = re.compile(r"\[Errno 30\] Read-only file system: '([^']+)'")
 FRAME = re.compile(r'^File "([^"]+)", line \d+')
 
 # Reasons of error events about the probe's own connection to the server, not about the handler.
@@ -44,6 +46,13 @@ class Diagnosis:
     details: list = field(default_factory=list)
 
 
+def is_memory(outcome):
+    """Whether the run ``outcome`` ended for want of memory (killed over its limit, or a MemoryError)."""
+    errors = [event for event in outcome.events if event["event"] == Event.ERROR]
+    texts = _failure_texts(errors, outcome)
+    return bool(outcome.oom_killed or outcome.exit_code == 137 or any("MemoryError" in text for text in texts))
+
+
 def diagnose(outcome, project_root, config, name=None):
     """A Diagnosis of the failed run ``outcome`` (a RunOutcome) of model ``name``."""
     project_root = Path(project_root)
@@ -51,7 +60,7 @@ def diagnose(outcome, project_root, config, name=None):
     errors = [event for event in events if event["event"] == Event.ERROR]
     texts = _failure_texts(errors, outcome)
 
-    if outcome.oom_killed or outcome.exit_code == 137 or any("MemoryError" in text for text in texts):
+    if is_memory(outcome):
         return _memory(outcome, texts)
     for text in texts:
         found = _from_traceback(text, outcome, project_root, config, name or "NAME")
@@ -60,13 +69,13 @@ def diagnose(outcome, project_root, config, name=None):
     for event in errors:
         reason = event.get("reason")
         if reason == Reason.STARTUP_TIMEOUT:
-            return Diagnosis(event["message"], event.get("hint") or _raise_setting("startup_timeout", config))
+            return Diagnosis(event["message"], event.get("hint") or TIMEOUT_HINTS[Reason.STARTUP_TIMEOUT])
         if reason == Reason.REQUEST_TIMEOUT:
-            return Diagnosis(event["message"], event.get("hint") or _raise_setting("request_timeout", config))
+            return Diagnosis(event["message"], event.get("hint") or TIMEOUT_HINTS[Reason.REQUEST_TIMEOUT])
     if outcome.timed_out:
         return Diagnosis(
             "the run did not finish in time and was stopped",
-            f"{_raise_setting('startup_timeout', config)}, or {_raise_setting('request_timeout', config)}",
+            f"{TIMEOUT_HINTS[Reason.STARTUP_TIMEOUT]}; {TIMEOUT_HINTS[Reason.REQUEST_TIMEOUT]}",
             _tail(outcome.other_lines),
         )
     invalid = [event for event in events if event["event"] == Event.DATAPOINT and event.get("problems")]
@@ -107,6 +116,16 @@ def _from_traceback(text, outcome, project_root, config, name):
         missing = MISSING_FILE.search(line)
         if missing and ("FileNotFoundError" in line or "OSError" in line or "IOError" in line):
             return _missing_file(missing.group(1) or missing.group(2), outcome, project_root, config)
+        denied = DENIED_FILE.search(line)
+        if denied and _package_relative(denied.group(1), outcome)[0] is None:
+            return _outside_package("PermissionError", denied.group(1))
+        read_only = READ_ONLY_FILE.search(line)
+        if read_only:
+            return Diagnosis(
+                f"the handler writes {read_only.group(1)}, but the package and the model dir are read-only",
+                "write temporary files in the temporary folder (the tempfile module, or $TMPDIR): the only writable place",
+                _last_traceback_lines(text),
+            )
         if NETWORK_PATTERNS.search(line):
             return Diagnosis(f"network access failed: {line}", NO_NETWORK, _last_traceback_lines(text))
     if NETWORK_PATTERNS.search(text):
@@ -177,11 +196,7 @@ def _missing_file(path, outcome, project_root, config):
     rules = ExcludeRules(project_root.resolve(), config.get("exclude") or [])
     relative, in_model_dir = _package_relative(path, outcome)
     if relative is None:
-        return Diagnosis(
-            f"FileNotFoundError: the handler reads {path}, which is outside the package",
-            "the deployment only has the packaged project: copy the file into the project and open it "
-            "relative to ROOTPATH (from dynalab.tasks.task_io import ROOTPATH)",
-        )
+        return _outside_package("FileNotFoundError", path)
     if in_model_dir:
         # Opened from the model dir (by bare name, or through a folder there): is it somewhere in the project?
         matches = hints.find_in_project(str(project_root), relative)
@@ -217,6 +232,15 @@ def _missing_file(path, outcome, project_root, config):
     return Diagnosis(f"FileNotFoundError: the handler reads {relative}, which was never in the project", f"add {relative} to the project")
 
 
+def _outside_package(error, path):
+    return Diagnosis(
+        f"{error}: the handler reads {path}, which is outside the package (the model sees only its package, "
+        "its environment and the system's libraries)",
+        "the deployment only has the packaged project: copy the file into the project and open it "
+        "relative to ROOTPATH (from dynalab.tasks.task_io import ROOTPATH)",
+    )
+
+
 def _package_relative(path, outcome):
     """(path relative to ROOTPATH or bare name in the model dir, whether it is in the model dir)."""
     opened = os.path.join(outcome.model_dir, path)  # an absolute path stays as it is
@@ -230,13 +254,14 @@ def _package_relative(path, outcome):
 def _memory(outcome, texts):
     limit = outcome.memory_limit
     if limit:
-        cause = f"the model ran out of memory (the container's limit is {limit}; it was killed with exit 137)"
+        cause = f"the model ran out of memory (the task's memory limit is {limit}; it was killed over it)"
         if not (outcome.oom_killed or outcome.exit_code == 137):
-            cause = f"the model ran out of memory (MemoryError under the limit of {limit})"
-        hint = "make the model use less memory, or raise `integrated_test.docker.memory` (the deployment gives 16g)"
+            cause = f"the model ran out of memory (MemoryError under the task's memory limit of {limit})"
+        hint = (f"make the model use less memory: the task gives its processes {limit} together "
+                "(the task's `limits.memory`; the model config cannot raise it)")
     else:
         cause = "the model ran out of memory (MemoryError, or killed by the system)"
-        hint = "make the model use less memory: the deployment gives it 16g (`integrated_test.docker.memory`)"
+        hint = "make the model use less memory: the task's `limits.memory` is what the deployment gives it"
     details = next((_last_traceback_lines(text) for text in texts if "MemoryError" in text), _tail(outcome.other_lines))
     return Diagnosis(cause, hint, details)
 
@@ -254,12 +279,6 @@ def _invalid_responses(invalid, events):
         hint or "make the handler's response match the task's output format (the local test shows each response)",
         [f"input: {first.get('input')}", f"response: {first.get('response')}"],
     )
-
-
-def _raise_setting(key, config):
-    value = (config.get("integrated_test") or {}).get(key)
-    shown = f" (now {value:g}s)" if isinstance(value, (int, float)) else ""
-    return f"raise `integrated_test.{key}`{shown} in the model config if the model needs longer"
 
 
 def _last_traceback_lines(text, count=8):

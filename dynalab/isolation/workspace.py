@@ -13,7 +13,7 @@ import dynalab
 from dynalab.errors import IntegratedTestFailed
 
 # The parts of dynalab that run next to the model: standard library only.
-RUNTIME_PARTS = ("__init__.py", "errors.py", "files.py", "tasks", "handler", "runtime")
+RUNTIME_PARTS = ("__init__.py", "errors.py", "files.py", "sizes.py", "tasks", "handler", "runtime")
 LAUNCHER = "dynalab_launcher.py"
 
 
@@ -101,12 +101,22 @@ def write_run_spec(path, name, config, definition, rootpath, model_dir, examples
     return write_spec(str(path), run_spec(name, config, definition, rootpath, model_dir, examples))
 
 
-def launcher_arguments(config, spec_path, loopback):
-    settings = config["integrated_test"]
+def limits(definition):
+    """The task's limits (``dynalab.tasks.limits``); a bad ``limits`` fails naming the field and value."""
+    from dynalab.tasks.limits import LimitsError, limits_of
+
+    try:
+        return limits_of(definition)
+    except LimitsError as error:
+        raise IntegratedTestFailed(str(error), hint="fix the task definition's `limits` (or ask the task's owner to)") from None
+
+
+def launcher_arguments(limits, spec_path, loopback):
+    """The launcher's arguments: the spec, and the task's load and request timeouts."""
     arguments = [
         "--spec", str(spec_path),
-        "--startup-timeout", str(settings["startup_timeout"]),
-        "--request-timeout", str(settings["request_timeout"]),
+        "--startup-timeout", str(limits["load_timeout"]),
+        "--request-timeout", str(limits["request_timeout"]),
     ]
     return arguments + (["--loopback"] if loopback else [])
 
@@ -117,7 +127,7 @@ def forwarded_environment():
     return {key: os.environ[key] for key in ("MY_SECRET",) if key in os.environ}
 
 
-def deadline_seconds(config, definition):
+def deadline_seconds(limits, definition):
     """How long a whole run may take before the host stops it: a guard for a hung probe.
 
     The probe enforces the startup and per-request timeouts itself; this only
@@ -125,9 +135,8 @@ def deadline_seconds(config, definition):
     """
     from dynalab.tasks.task_io import TaskIO
 
-    settings = config["integrated_test"]
     try:
         datapoints = len(TaskIO.from_definition(definition).mock_datapoints)
     except Exception:  # a bad definition fails inside the run, with a proper message
         datapoints = 20
-    return settings["startup_timeout"] + settings["request_timeout"] * (datapoints + 2) + 60
+    return limits["load_timeout"] + limits["request_timeout"] * (datapoints + 2) + 60

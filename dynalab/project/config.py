@@ -138,8 +138,43 @@ def save_config(project, name, config):
         if field not in config:
             continue
         lines.append(f"\n# {rules['description']}\n")
-        lines.append(yaml.safe_dump({field: config[field]}, sort_keys=False, allow_unicode=True))
+        lines.append(yaml.safe_dump({field: _without_unset_deprecated(config[field], rules)}, sort_keys=False,
+                                    allow_unicode=True))
     atomic_write_text(project.config_path(name), "".join(lines))
+
+
+def _without_unset_deprecated(value, rules):
+    """``value`` without the fields no longer used that hold no value (``null`` would only puzzle)."""
+    if not isinstance(value, dict) or rules.get("type") != "dict":
+        return value
+    fields = rules.get("schema", {})
+    return {key: _without_unset_deprecated(item, fields.get(key, {})) for key, item in value.items()
+            if not (item is None and fields.get(key, {}).get("deprecated"))}
+
+
+def deprecated_limit_notes(config, limits):
+    """One note per field of ``config`` no longer used whose value differs from the task's limit that decides.
+
+    ``integrated_test.startup_timeout``, ``request_timeout``, ``docker.cpus``
+    and ``docker.memory`` (configs of Dynalab 0.2.0 hold them) are accepted;
+    the task's ``limits`` (``dynalab.tasks.limits``) decide.
+    """
+    from dynalab.project.schema import describe_deprecated
+    from dynalab.sizes import parse_size
+
+    notes = []
+    for path, limit in describe_deprecated():
+        value = config
+        for part in path:
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is None:
+            continue
+        task_value = limits[limit]
+        same = parse_size(value) == parse_size(task_value) if limit == "memory" else float(value) == float(task_value)
+        if not same:
+            notes.append(f"note: `{'.'.join(path)}: {value}` in the model config is no longer used; "
+                         f"the task's limit decides: {limit} = {task_value}")
+    return notes
 
 
 def migrate_legacy_config(project, name, check_paths=True):

@@ -98,16 +98,20 @@ FIELDS = {
             "startup_timeout": {
                 "type": "number",
                 "min": 1,
-                "default": 300,
-                "description": "Seconds the model may take to load before the test gives up.",
-                "fix": "use a number of seconds",
+                "nullable": True,
+                "default": None,
+                "deprecated": "load_timeout",
+                "description": "Not used: the task's `limits.load_timeout` decides (a different value gets a note).",
+                "fix": "use a number of seconds, or remove it: the task's limits decide",
             },
             "request_timeout": {
                 "type": "number",
                 "min": 1,
-                "default": 60,
-                "description": "Seconds one prediction may take.",
-                "fix": "use a number of seconds",
+                "nullable": True,
+                "default": None,
+                "deprecated": "request_timeout",
+                "description": "Not used: the task's `limits.request_timeout` decides (a different value gets a note).",
+                "fix": "use a number of seconds, or remove it: the task's limits decide",
             },
             "docker": {
                 "type": "dict",
@@ -132,16 +136,20 @@ FIELDS = {
                     "cpus": {
                         "type": "number",
                         "min": 0.1,
-                        "default": 4,
-                        "description": "CPUs the container may use (as the deployment: 4).",
-                        "fix": "use a number of CPUs",
+                        "nullable": True,
+                        "default": None,
+                        "deprecated": "cpus",
+                        "description": "Not used: the task's `limits.cpus` decides (a different value gets a note).",
+                        "fix": "use a number of CPUs, or remove it: the task's limits decide",
                     },
                     "memory": {
                         "type": "string",
                         "regex": SIZE_PATTERN,
-                        "default": "16g",
-                        "description": "Memory limit of the container (as the deployment: 16g).",
-                        "fix": "use a size such as 16g or 512m",
+                        "nullable": True,
+                        "default": None,
+                        "deprecated": "memory",
+                        "description": "Not used: the task's `limits.memory` decides (a different value gets a note).",
+                        "fix": "use a size such as 16g or 512m, or remove it: the task's limits decide",
                     },
                 },
             },
@@ -156,7 +164,7 @@ FIELDS = {
     },
 }
 
-OUR_RULES = ("description", "fix")
+OUR_RULES = ("description", "fix", "deprecated")  # "deprecated": the task limit that replaced the field
 
 
 def cerberus_schema(fields=FIELDS):
@@ -192,6 +200,17 @@ def describe(fields=FIELDS, prefix=""):
         default = "required" if rules.get("required") else repr(rules.get("default"))
         rows.append((dotted, rules["type"], default, rules["description"]))
     return rows
+
+
+def describe_deprecated(fields=FIELDS, prefix=()):
+    """[(path of a field no longer used, the task limit that decides instead)]."""
+    found = []
+    for name, rules in fields.items():
+        if rules.get("type") == "dict":
+            found.extend(describe_deprecated(rules.get("schema", {}), prefix + (name,)))
+        elif rules.get("deprecated"):
+            found.append((prefix + (name,), rules["deprecated"]))
+    return found
 
 
 def validate_document(raw, fields, source):

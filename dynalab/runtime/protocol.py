@@ -85,8 +85,10 @@ class Reason(str, enum.Enum):
 
 
 TIMEOUT_HINTS = {
-    Reason.STARTUP_TIMEOUT: "if the model needs longer to load, raise `integrated_test.startup_timeout` in the model config",
-    Reason.REQUEST_TIMEOUT: "if the model is this slow, raise `integrated_test.request_timeout` in the model config",
+    Reason.STARTUP_TIMEOUT: "make the model load within the task's load_timeout (the task's `limits`, which the model "
+                            "config cannot raise): load less at start, or a smaller checkpoint",
+    Reason.REQUEST_TIMEOUT: "make one prediction finish within the task's request_timeout (the task's `limits`, which "
+                            "the model config cannot raise)",
 }
 """What to do about a timeout, in the local and in the integrated test alike."""
 

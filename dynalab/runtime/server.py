@@ -1,6 +1,7 @@
 """A small HTTP model server speaking TorchServe's inference API for one handler.
 
     python -m dynalab.runtime.server SPEC [--host 127.0.0.1] [--port 8080] [--port-file PATH]
+    python -m dynalab.runtime.server SPEC --unix-socket PATH
 
 It listens at once, so ``GET /ping`` can answer "Starting" while the model
 loads; then, like one TorchServe worker, it imports the handler, calls
@@ -18,14 +19,20 @@ TorchServe worker); the HTTP threads only queue requests for it.
 - ``GET /models``: the one model served.
 
 ``--port 0`` picks a free port; the port is printed (``listening on HOST:PORT``)
-and written to ``--port-file``. A line ``READY`` is printed once loaded.
+and written to ``--port-file``. ``--unix-socket PATH`` listens on a Unix
+socket instead (created at PATH, removed on exit): the host reaches a server
+in a sandbox without network through a folder bound into it. A line
+``READY`` is printed once loaded.
 SIGTERM or SIGINT stops the server cleanly.
 """
 
 import argparse
 import json
+import os
 import queue
 import signal
+import socket
+import socketserver
 import sys
 import threading
 import time
@@ -39,7 +46,9 @@ from dynalab.runtime.protocol import Health, SpecError, Stage, load_spec
 
 
 def log(message):
-    print(f"[dynalab-server] {message}", file=sys.stderr, flush=True)
+    # One write per line: print() writes the newline apart, and request threads would interleave them.
+    sys.stderr.write(f"[dynalab-server] {message}\n")
+    sys.stderr.flush()
 
 
 class _Shutdown(BaseException):
@@ -218,9 +227,38 @@ class RequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
+    def address_string(self):
+        # A Unix socket's peer has no address: BaseHTTPRequestHandler would index an empty string.
+        return self.client_address[0] if isinstance(self.client_address, tuple) else "unix-socket"
+
     def log_message(self, format, *args):
         if not self.path.startswith("/ping"):  # the probe polls /ping many times while waiting
             log(f"{self.address_string()} {format % args}")
+
+
+class UnixHTTPServer(ThreadingHTTPServer):
+    """The same server on a Unix socket (``HTTPServer.server_bind`` assumes a host and a port)."""
+
+    address_family = socket.AF_UNIX
+    # A client's connect() to a Unix socket whose backlog is full fails at once (no retry as with TCP):
+    # room for every request an evaluation sends at once (up to a task's batch_size).
+    request_queue_size = 1024
+
+    def server_bind(self):
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = "localhost", 0
+
+
+def _listen(args):
+    """(the HTTP server, where it listens as text)."""
+    if args.unix_socket:
+        if os.path.exists(args.unix_socket):
+            os.unlink(args.unix_socket)  # a socket left by an earlier server: bind would fail
+        httpd = UnixHTTPServer(args.unix_socket, RequestHandler)
+        return httpd, f"unix:{args.unix_socket}"
+    httpd = ThreadingHTTPServer((args.host, args.port), RequestHandler)
+    host, port = httpd.server_address[:2]
+    return httpd, f"{host}:{port}"
 
 
 def _raise_shutdown(signum, frame):
@@ -233,6 +271,7 @@ def main(argv=None):
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     parser.add_argument("--port-file", help="write the port to this file once listening")
+    parser.add_argument("--unix-socket", metavar="PATH", help="listen on a Unix socket at PATH instead of a TCP port")
     args = parser.parse_args(argv)
     try:
         spec = load_spec(args.spec)
@@ -246,16 +285,15 @@ def main(argv=None):
         return 2
 
     model = ModelServer(spec)
-    httpd = ThreadingHTTPServer((args.host, args.port), RequestHandler)
+    httpd, where = _listen(args)
     httpd.model = model
-    host, port = httpd.server_address[:2]
     signal.signal(signal.SIGTERM, _raise_shutdown)
     signal.signal(signal.SIGINT, _raise_shutdown)
     try:
         threading.Thread(target=httpd.serve_forever, name="http", daemon=True).start()
-        if args.port_file:
-            atomic_write_text(args.port_file, f"{port}\n")  # a reader never sees half a port
-        log(f"listening on {host}:{port}")
+        if args.port_file and not args.unix_socket:
+            atomic_write_text(args.port_file, f"{httpd.server_address[1]}\n")  # a reader never sees half a port
+        log(f"listening on {where}")
         model.load()
         model.serve_jobs()
     except _Shutdown:
@@ -264,6 +302,8 @@ def main(argv=None):
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         httpd.shutdown()
         httpd.server_close()
+        if args.unix_socket and os.path.exists(args.unix_socket):
+            os.unlink(args.unix_socket)
     return 0
 
 

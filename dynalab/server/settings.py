@@ -10,6 +10,7 @@ reads and checks them. Everything the server writes lives under the data dir::
     DIR/tmp/                 uploads in flight (emptied at start-up)
     DIR/tasks/*.yaml         extra task definitions served next to the built-in ones
     DIR/datasets/<sha256>.jsonl    the evaluation datasets, content-addressed (add-dataset)
+    DIR/scratch/job-*/       each running job's unpacked model (removed after it, swept at start-up)
     DIR/server.lock          held while a server runs, so two never share a data dir
     DIR/session.key          the secret that signs web sign-in cookies (made at first start)
 """
@@ -123,6 +124,10 @@ class Settings(BaseSettings):
     @property
     def datasets_dir(self):
         return self.data_dir / "datasets"
+
+    @property
+    def scratch_dir(self):
+        return self.data_dir / "scratch"
 
     @property
     def lock_file(self):

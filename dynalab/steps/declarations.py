@@ -1,6 +1,6 @@
 """Every step of the workflow, declared once, in workflow order.
 
-init → predict → test --local → package → test (integrated) → login → upload,
+init → predict → test --local → package → test (integrated) → login → upload → status,
 plus logout and doctor. Each declaration says what the step needs, what its
 fingerprint covers, which action runs it, and its help, flags and examples:
 the runner, ``dynalab-cli``, its help and the invoke tasks of a project's own
@@ -19,6 +19,10 @@ BACKEND = Flag("backend", "Integrated test backend: sandbox or docker (default: 
                short="b", value="BACKEND")
 API_URL = Flag("api_url", "Evaluation server (default: $DYNALAB_API_URL, the config's api_url, your settings', "
                "the login's server).", value="URL")
+WAIT = Flag("wait", "Follow the model on the server until it is evaluated (exit 0) or failed (exit 9).",
+            short="w", kind=bool, default=False)
+TIMEOUT = Flag("timeout", "With --wait: give up after this many seconds (exit 10; the server goes on).", kind=float,
+               value="SECONDS")
 
 STEPS = (
     Step(
@@ -124,9 +128,25 @@ STEPS = (
                  default=False),
             Flag("allow_unisolated", "Upload even if the integrated test passed without network isolation.",
                  kind=bool, default=False),
+            WAIT, TIMEOUT,
         ),
-        examples=("dynalab-cli upload -n my-model", "dynalab-cli test --local -n my-model --json upload -n my-model --json"),
-        more="It sends the token of your `login` (or $DYNALAB_API_TOKEN), only to the server that accepted it.",
+        examples=("dynalab-cli upload -n my-model", "dynalab-cli upload -n my-model --wait --timeout 1800",
+                  "dynalab-cli test --local -n my-model --json upload -n my-model --json"),
+        more="It sends the token of your `login` (or $DYNALAB_API_TOKEN), only to the server that accepted it. "
+             "With --wait it then follows the model as `status --wait` does.",
+        uses=("settings",),
+    ),
+    Step(
+        "status", "Status", "Show what the evaluation server says of the model's latest upload: its state, each "
+        "dataset's progress and scores, why it failed.",
+        action="dynalab.steps.actions.status:run", prepare="dynalab.steps.actions.upload:destination",
+        flags=(WAIT, TIMEOUT, Flag("log", "Print the log of the model's jobs on the server too.", kind=bool,
+                                   default=False), API_URL),
+        examples=("dynalab-cli status -n my-model", "dynalab-cli status -n my-model --wait --timeout 1800 --json",
+                  "dynalab-cli status -n my-model --log"),
+        more="The upload is the latest one `upload` recorded for the server in effect. States: uploaded, queued, "
+             "deploying, evaluating, evaluated, or failed with a class (build, load, crash, timeout, memory, "
+             "bad_response, infrastructure), a reason and a hint. With --json, `status` is the model's state.",
         uses=("settings",),
     ),
     Step("logout", "Logout", "Forget the saved API token.", action="dynalab.steps.actions.login:logout", model=False,

@@ -84,6 +84,8 @@ def validate_definition(defn, source="<task definition>"):
             issues.append(Issue(key, defn[key], "must be text", f"write `{key}` as a string"))
     if "metrics" in defn:
         _check_metrics(defn["metrics"], issues)
+    if "limits" in defn:
+        _check_limits(defn, issues)
 
     config = defn.get("config", _ABSENT)
     if not isinstance(config, dict):
@@ -120,6 +122,17 @@ def validate_definition(defn, source="<task definition>"):
     if issues:
         raise TaskDefinitionError(source, issues)
     return defn
+
+
+def _check_limits(defn, issues):
+    """``limits``: the fields and values ``dynalab.tasks.limits`` accepts."""
+    from dynalab.tasks.limits import LimitsError, limits_of
+
+    try:
+        limits_of(defn)
+    except LimitsError as error:
+        path = f"limits.{error.field}" if error.field else "limits"
+        issues.append(Issue(path, error.value, "not a valid limit", f"use {error.expected}"))
 
 
 def _check_metrics(metrics, issues):

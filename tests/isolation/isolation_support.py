@@ -22,18 +22,30 @@ CONFIGS = {
     "network-at-load": {"model_files": ["url.txt"]},
     "reads-excluded-file": {"exclude": ["data"]},
     "reads-host-file": {"model_files": ["host_path.txt"]},
-    "slow-load": {"integrated_test": {"startup_timeout": 3}},
-    "memory-hog": {"integrated_test": {"docker": {"memory": "256m"}}},
+    "reads-outside-its-package": {"model_files": ["outside_paths.txt"]},
+    "slow-load": {},
+    "slow-handler": {},
+    "memory-hog": {},
+    "crashes-on-one-example": {},
     "declared-requirement": {"requirements": True},
     "setup-project": {"setup": True},
     "batched-nli": {"batched": True},
 }
 
 
-class Model:
-    """A fixture project initialised as model NAME: config saved, task definition packaged."""
+# The limits of the task each fixture project is tested with (beyond the defaults of dynalab.tasks.limits).
+LIMITS = {
+    "slow-load": {"load_timeout": 3},
+    "slow-handler": {"request_timeout": 2},
+    "memory-hog": {"memory": "256m"},
+}
 
-    def __init__(self, root, case, **overrides):
+
+class Model:
+    """A fixture project initialised as model NAME: config saved, task definition (nli, with the
+    case's LIMITS) packaged."""
+
+    def __init__(self, root, case, limits=None, **overrides):
         self.root = Path(root)
         self.project = Project(self.root)
         raw = {"task": "nli", "checkpoint": "model.pt", "handler": "handler.py", **CONFIGS[case]}
@@ -44,6 +56,9 @@ class Model:
         self.config = validate_config(self.project, raw, source="test config")
         save_config(self.project, NAME, self.config)
         self.definition = load_builtin("nli")
+        limits = {**LIMITS.get(case, {}), **(limits or {})}
+        if limits:
+            self.definition["limits"] = limits
         write_packaged_copy(self.project, self.definition)
         self.output = []
 

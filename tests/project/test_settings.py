@@ -121,7 +121,7 @@ def test_doctor_shows_each_setting_where_it_comes_from_and_what_this_machine_can
     assert rows["login"].split(None, 1)[1] == "no API token: not logged in"
     for check in ("torch", "docker"):
         assert check in rows
-    assert "sandbox network cut" in result.stdout
+    assert "sandbox confinement" in result.stdout
     # What this machine has: the verdicts follow from what is there (see the environment notes).
     assert "2.13.0" in rows["torch"] or "not installed" in rows["torch"]
 

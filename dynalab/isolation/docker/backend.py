@@ -1,20 +1,21 @@
-"""The Docker backend: the packaged model in an image, run with no network.
+"""The Docker backend: the packaged model in an image, run confined with no network.
 
 Talks to the engine through the docker SDK (never the CLI). The image is
 built from ``templates/Dockerfile.template`` (see ``image.py``) and tagged
 by the digest of its build context, so an unchanged package reuses it and a
-handler edit rebuilds only the last layers. The container runs with
-``network_mode="none"`` and the configured CPU and memory limits; the model
-server and the probe both run inside it. Containers are always removed; only
+handler edit rebuilds only the last layers. The container (``container``)
+runs with ``network_mode="none"``, a read-only root file system, no
+capabilities, no new privileges, a pids limit, as user nobody, and the
+task's CPU and memory limits; the model server and the probe both run inside it. Containers are always removed; only
 this model's earlier images are ever deleted, and nothing is pruned.
 """
 
-import io
 import json
-import tarfile
+import os
 import tempfile
 import threading
 from contextlib import contextmanager
+from pathlib import Path
 
 import requests
 
@@ -48,13 +49,12 @@ def docker_client():
 
 
 class DockerBackend:
-    """Builds the model's image and runs the launcher in a container without network."""
+    """Builds the model's image and runs the launcher in a confined container."""
 
     name = "docker"
 
     def run(self, project_root, archive, name, config, log, out=print, examples=None):
         client = docker_client()
-        settings = config["integrated_test"]["docker"]
         repository = docker_image.image_repository(project_root, name)
         with tempfile.TemporaryDirectory(prefix=f"dynalab-{name}-docker-") as context:
             definition = docker_image.assemble_context(context, archive.path, name, config)
@@ -66,64 +66,76 @@ class DockerBackend:
                 docker_image.build(client, context, tag, name, log, out)
             docker_image.remove_old_images(client, repository, tag, log)
 
+        limits = workspace.limits(definition)
         outcome = RunOutcome(self.name, rootpath=docker_image.ROOTPATH, model_dir=docker_image.MODEL_DIR)
-        cpus, memory = _limits(client, settings, outcome, out)
+        cpus, memory = clamped_limits(client, limits, outcome, out)
         outcome.memory_limit = memory
-        out(f"Running the packaged model in a container (no network, {cpus:g} CPUs, {memory} memory)...")
-        with _container(client, tag, name, cpus, memory) as container:
+        out(f"Running the packaged model in a container (no network, read-only, {cpus:g} CPUs, {memory} memory)...")
+        with tempfile.TemporaryDirectory(prefix=f"dynalab-{name}-run-") as mounted:
+            volumes, command = {}, None
             if examples is not None:
-                # The image's spec sends the mock datapoints; this run sends the user's examples instead,
-                # so the image stays the integrated test's.
+                # The image's spec sends the mock datapoints; this run sends the user's examples instead
+                # (bound in: the container's root file system is read-only), so the image stays the test's.
                 spec = workspace.run_spec(name, config, definition, docker_image.ROOTPATH, docker_image.MODEL_DIR, examples)
-                _put_file(container, docker_image.SPEC, json.dumps(spec, indent=2).encode("utf-8"))
-            container.start()
-            reader = threading.Thread(target=_copy_logs, args=(container, log, outcome), daemon=True)
-            reader.start()
-            try:
-                status = container.wait(timeout=workspace.deadline_seconds(config, definition))
-                outcome.exit_code = status.get("StatusCode")
-            except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):  # the run hung
-                outcome.timed_out = True
+                Path(mounted, "spec.json").write_text(json.dumps(spec, indent=2), encoding="utf-8")
+                os.chmod(mounted, 0o755)
+                volumes = {mounted: {"bind": RUN_FOLDER, "mode": "ro"}}
+                command = ["/opt/venv/bin/python", f"/opt/dynalab/{workspace.LAUNCHER}",
+                           *workspace.launcher_arguments(limits, f"{RUN_FOLDER}/spec.json", loopback=False)]
+            with container(client, tag, name, cpus, memory, command=command, volumes=volumes) as running:
+                running.start()
+                reader = threading.Thread(target=_copy_logs, args=(running, log, outcome), daemon=True)
+                reader.start()
                 try:
-                    container.kill()
-                except docker_errors().APIError:
-                    pass  # it stopped on its own in the meantime
-                outcome.exit_code = container.wait(timeout=60).get("StatusCode")
-            reader.join(10)
-            container.reload()
-            outcome.oom_killed = bool(container.attrs.get("State", {}).get("OOMKilled"))
+                    status = running.wait(timeout=workspace.deadline_seconds(limits, definition))
+                    outcome.exit_code = status.get("StatusCode")
+                except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):  # the run hung
+                    outcome.timed_out = True
+                    try:
+                        running.kill()
+                    except docker_errors().APIError:
+                        pass  # it stopped on its own in the meantime
+                    outcome.exit_code = running.wait(timeout=60).get("StatusCode")
+                reader.join(10)
+                running.reload()
+                outcome.oom_killed = bool(running.attrs.get("State", {}).get("OOMKilled"))
         return outcome
 
 
+RUN_FOLDER = "/run/dynalab"  # a host folder bound in, when a run needs one (spec, Unix socket)
+USER = "65534:65534"  # nobody: the image's files are readable, none writable
+PIDS_LIMIT = 1024  # torch starts a thread per core and more; a fork bomb stops here
+
+
 @contextmanager
-def _container(client, tag, name, cpus, memory):
-    """A container of ``tag`` without network, within the limits; removed on the way out, whatever happens."""
-    container = client.containers.create(
+def container(client, tag, name, cpus, memory, command=None, volumes=None, labels=None):
+    """A confined container of ``tag``, within the limits; removed on the way out, whatever happens.
+
+    No network, a read-only root file system (``/tmp`` a tmpfs), every
+    capability dropped, no new privileges, a pids limit, a non-root user.
+    """
+    created = client.containers.create(
         tag,
+        command=command,
         network_mode="none",
+        read_only=True,
+        tmpfs={"/tmp": "rw,nosuid,nodev,mode=1777"},
+        cap_drop=["ALL"],
+        security_opt=["no-new-privileges"],
+        pids_limit=PIDS_LIMIT,
+        user=USER,
         nano_cpus=int(cpus * 1e9),
         mem_limit=memory,
         memswap_limit=memory,  # no swap: over the limit is an OOM kill, as in deployment
-        environment=workspace.forwarded_environment(),
-        labels={docker_image.LABEL: name},
+        environment={**workspace.forwarded_environment(), "HOME": "/tmp", "TMPDIR": "/tmp"},
+        volumes=volumes or {},
+        labels={docker_image.LABEL: name, **(labels or {})},
         detach=True,
     )
     try:
-        yield container
+        yield created
     finally:
-        container.remove(force=True)
-
-
-def _put_file(container, path, data):
-    """Write ``data`` at ``path`` in the (not yet started) ``container``."""
-    folder, name = path.rsplit("/", 1)
-    archive = io.BytesIO()
-    with tarfile.open(fileobj=archive, mode="w") as tar:
-        info = tarfile.TarInfo(name)
-        info.size = len(data)
-        info.mode = 0o644
-        tar.addfile(info, io.BytesIO(data))
-    container.put_archive(folder, archive.getvalue())
+        created.remove(force=True)
 
 
 def _copy_logs(container, log, outcome):
@@ -141,32 +153,23 @@ def _copy_logs(container, log, outcome):
     copy_lines(lines(), log, outcome)
 
 
-def _limits(client, settings, outcome, out):
-    """(CPUs, memory) from the config, clamped to what the engine's machine has, with a note."""
+def clamped_limits(client, limits, outcome, out):
+    """(CPUs, memory) of the task's ``limits``, clamped to what the engine's machine has, with a note."""
     info = client.info()
-    cpus = float(settings["cpus"])
-    memory = str(settings["memory"]).lower()
+    cpus = float(limits["cpus"])
+    memory = limits["memory"]
     available_cpus = info.get("NCPU") or cpus
     if cpus > available_cpus:
-        outcome.notes.append(f"note: the config asks for {cpus:g} CPUs; this machine has {available_cpus}, so the container gets {available_cpus}")
+        outcome.notes.append(f"note: the task gives {cpus:g} CPUs; this machine has {available_cpus}, so the container gets {available_cpus}")
         out(outcome.notes[-1])
         cpus = float(available_cpus)
     total = info.get("MemTotal")
-    if total and memory_bytes(memory) > total:
+    if total and parse_size(memory) > total:
         clamped = f"{total // 1024**2}m"
-        outcome.notes.append(f"note: the config asks for {memory} of memory; this machine has {clamped}, so the container gets {clamped}")
+        outcome.notes.append(f"note: the task gives {memory} of memory; this machine has {clamped}, so the container gets {clamped}")
         out(outcome.notes[-1])
         memory = clamped
     return cpus, memory
-
-
-def memory_bytes(text):
-    """Bytes in a Docker memory size such as ``16g`` or ``512m`` (see ``dynalab.sizes``)."""
-    try:
-        return parse_size(text)
-    except ValueError:
-        raise IntegratedTestFailed(f"`integrated_test.docker.memory` = {text!r} is not a size",
-                                   hint="use a size such as 16g or 512m") from None
 
 
 def _image_exists(client, tag):

@@ -27,6 +27,9 @@ MODEL_DIR = "/home/model-server/model"
 SPEC = "/opt/dynalab/spec.json"
 WHEELHOUSE = "/opt/wheelhouse"  # where the Dockerfile copies the context's wheelhouse/
 LABEL = "org.dynalab.model"
+SERVE_REPOSITORY = "dynalab-serve/model"  # images of models served for evaluation, removed after each run
+ENVIRONMENT_REPOSITORY = "dynalab-env/layers"  # their environment layers (base, torch, requirements), kept as a cache
+CODE_STEP = "COPY code/"  # the first step of the Dockerfile after the environment's
 PREPARE = (
     "import json, sys; from dynalab.runtime.model_dir import prepare_model_dir; "
     "prepare_model_dir(*json.loads(sys.argv[1]), mode='copy')"
@@ -45,13 +48,22 @@ def image_repository(project_root, name):
     return f"dynalab-test/{name}-{digest}"
 
 
-def assemble_context(context, archive_path, name, config):
-    """Fill the folder ``context`` for the build; returns the package's task definition."""
+def assemble_context(context, package, name, config, definition=None):
+    """Fill the folder ``context`` for the build; returns the task definition.
+
+    ``package`` is the archive's path, or a folder holding it unpacked;
+    ``definition`` is the task's, else the one shipped in the package.
+    """
     context = Path(context)
     code = context / "code"
-    workspace.unpack_archive(archive_path, code)
+    if Path(package).is_dir():
+        shutil.copytree(package, code, symlinks=True)
+    else:
+        workspace.unpack_archive(package, code)
     workspace.check_model(code, config)  # fails early, naming the file; the image lays the model dir out
-    definition = workspace.task_definition(code, config)
+    if definition is None:
+        definition = workspace.task_definition(code, config)
+    limits = workspace.limits(definition)
     workspace.write_run_spec(context / "spec.json", name, config, definition, ROOTPATH, MODEL_DIR)
     workspace.copy_runtime(context / "runtime")
     torch_version = installed_version("torch")
@@ -73,7 +85,7 @@ def assemble_context(context, archive_path, name, config):
         (context / "certs").mkdir()
         shutil.copy2(certificate, context / "certs" / "pip-ca.pem")
         pip_certificate = "COPY certs/ /opt/certs/\nENV PIP_CERT=/opt/certs/pip-ca.pem\n"
-    command = ["/opt/venv/bin/python", f"/opt/dynalab/{workspace.LAUNCHER}", *workspace.launcher_arguments(config, SPEC, loopback=False)]
+    command = ["/opt/venv/bin/python", f"/opt/dynalab/{workspace.LAUNCHER}", *workspace.launcher_arguments(limits, SPEC, loopback=False)]
     template = importlib.resources.files("dynalab.templates").joinpath("Dockerfile.template").read_text(encoding="utf-8")
     dockerfile = string.Template(template).substitute(
         base_image=base_image(config),
@@ -111,9 +123,26 @@ def context_digest(context, archive_sha256):
     return digest.hexdigest()[:16]
 
 
-def build(client, context, tag, name, log, out):
-    """Build ``tag`` from ``context``, streaming the log; raise naming the failing step."""
-    step, step_lines = "the first step", []
+def folder_digest(folder):
+    """A digest of the files under ``folder`` (names and contents), for a package given unpacked."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(folder).rglob("*")):
+        if path.is_file():
+            digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+            with open(path, "rb") as file:
+                for block in iter(lambda: file.read(1 << 20), b""):
+                    digest.update(block)
+    return digest.hexdigest()
+
+
+def build(client, context, tag, name, log, out, keep_environment=False):
+    """Build ``tag`` from ``context``, streaming the log; raise naming the failing step.
+
+    ``keep_environment``: tag the last layer before the package's code
+    (``ENVIRONMENT_REPOSITORY``), so removing ``tag`` keeps the layers with
+    torch and the requirements for the next model that declares the same.
+    """
+    step, step_lines, layer = "the first step", [], None
     stream = client.api.build(
         path=str(context), tag=tag, rm=True, forcerm=True, pull=False, decode=True, labels={LABEL: name}
     )
@@ -124,7 +153,11 @@ def build(client, context, tag, name, log, out):
             log.flush()
             for line in text.splitlines():
                 if line.startswith("Step "):
+                    if keep_environment and CODE_STEP in line and layer:
+                        client.images.get(layer).tag(ENVIRONMENT_REPOSITORY, layer.replace("sha256:", "")[:16])
                     step, step_lines = line, []
+                elif line.startswith(" ---> ") and len(line.split()) == 2:
+                    layer = line.split()[1]  # the image of the step just done
                 elif line.strip():
                     step_lines.append(line.rstrip())
         if "error" in chunk:

@@ -46,8 +46,9 @@ def cache_dir():
 class Environment:
     """A ready dependency layer (it sees the base layer through a ``.pth`` file): run its ``python``."""
 
-    def __init__(self, deps_dir):
+    def __init__(self, deps_dir, base_dir):
         self.deps_dir = deps_dir
+        self.base_dir = base_dir
 
     @property
     def python(self):
@@ -92,7 +93,7 @@ def ensure_environment(root, config, log, out=print):
                 # then the declared dependencies (with a copy of the project, refreshed per run).
                 _pip(deps_dir, ["install", "--upgrade", "setuptools", "wheel", *wheelhouse_args(wheels)], log, "installing setuptools")
                 _pip(deps_dir, ["install", str(root), *wheelhouse_args(wheels)], log, "installing the project with setup.py", cwd=root)
-    return Environment(deps_dir)
+    return Environment(deps_dir, base_dir)
 
 
 def install_project(environment, root, target, log):

@@ -10,6 +10,7 @@ what a crash leaves in ``tmp/`` is swept at the next start.
 import errno
 import hashlib
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,12 +46,18 @@ def no_room_is_disk_full(where):
 
 
 def prepare_data_dir(settings):
-    """Create the data dir's folders and sweep uploads a previous run left in flight."""
+    """Create the data dir's folders and sweep what a previous run left: uploads in flight, jobs' scratch dirs."""
     for folder in (settings.data_dir, settings.blobs_dir, settings.tmp_dir, settings.tasks_dir):
         folder.mkdir(parents=True, exist_ok=True)
     for leftover in settings.tmp_dir.iterdir():
         if leftover.is_file() or leftover.is_symlink():
             leftover.unlink()
+    if settings.scratch_dir.is_dir():  # a killed server's jobs: their processes died with it
+        for leftover in settings.scratch_dir.iterdir():
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink()
 
 
 class IncomingFile:

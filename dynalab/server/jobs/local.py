@@ -42,6 +42,12 @@ class LocalSource:
     def archive_path(self):
         return BlobStore(self.settings.blobs_dir).path(self._model().sha256)
 
+    def scratch_dir(self):
+        return self.settings.scratch_dir
+
+    def max_unpacked_bytes(self):
+        return self.settings.max_unpacked_bytes
+
     def task_definition(self):
         code = self._model().task_code
         if code not in self.catalog:
@@ -110,7 +116,7 @@ class LocalReport:
 
     def predictions(self, responses, examples_per_second, peak_memory_mb):
         from dynalab.server import datasets
-        from dynalab.server.evaluation import score
+        from dynalab.server.evaluation.scoring import score
 
         # Scored before the model is locked: the lock is held for the writes only.
         with self.db.session() as session:

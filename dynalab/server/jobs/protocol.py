@@ -82,6 +82,12 @@ class JobSource(Protocol):
     def archive_path(self) -> Path:
         """The uploaded .tar.gz, as stored (unpack it with the intake's checks: never trust it)."""
 
+    def max_unpacked_bytes(self) -> int:
+        """The server's bound on the archive's unpacked size (the intake's ``--max-unpacked-bytes``)."""
+
+    def scratch_dir(self) -> Path:
+        """Where the job may make its scratch dir (the worker's own disk; swept when the worker starts)."""
+
     def task_definition(self) -> dict:
         """The task's definition on this server (``{"task", "config", "metrics", "limits"...}``)."""
 

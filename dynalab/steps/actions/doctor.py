@@ -66,7 +66,7 @@ def report(project, name=None, out=print):
         out(f"  {note}")
     out("")
     out("This machine:")
-    machine = {"login": _login(), "torch": _torch(config, problem), "sandbox network cut": _network(),
+    machine = {"login": _login(), "torch": _torch(config, problem), "sandbox confinement": _confinement(),
                "docker": _docker(config, problem)}
     for what, verdict in machine.items():
         out(f"  {what:<20} {verdict}")
@@ -126,15 +126,13 @@ def _torch(config, problem):
     return f"{version} installed; the torch wheels found are not readable wheels: {', '.join(map(str, wheels))}"
 
 
-def _network():
-    from dynalab.isolation.sandbox.network import network_isolation
+def _confinement():
+    from dynalab.isolation.sandbox.confinement import bubblewrap
 
-    isolation = network_isolation()
-    if isolation:
-        return f"{isolation.description} works"
-    found = [tool for tool in ("unshare", "bwrap") if shutil.which(tool)]
-    return (f"none usable ({', '.join(found) or 'no unshare, no bwrap'} found but cannot make a network namespace): "
-            "the sandbox runs without cutting the network")
+    if bubblewrap():
+        return "bwrap works: no network, only the package, its environment and the system's libraries"
+    found = "bwrap is installed but cannot make its namespaces" if shutil.which("bwrap") else "no bwrap (Debian's bubblewrap)"
+    return f"none ({found}): the sandbox runs NOT confined, with network"
 
 
 def _docker(config, problem):

@@ -36,9 +36,12 @@ class Timeouts(NamedTuple):
     request: float
 
     @classmethod
-    def of(cls, config):
-        settings = config["integrated_test"]
-        return cls(settings["startup_timeout"], settings["request_timeout"])
+    def of(cls, definition):
+        """The task's ``load_timeout`` and ``request_timeout`` (``dynalab.tasks.limits``)."""
+        from dynalab.tasks.limits import limits_of
+
+        limits = limits_of(definition)
+        return cls(limits["load_timeout"], limits["request_timeout"])
 
 
 class Report:
@@ -114,7 +117,7 @@ def run_handler(project, name, config, definition, log_path, show, say=print, ti
                   for entry in [config["handler"], config["checkpoint"], *config["model_files"]]}
         with open(log_path, "w", encoding="utf-8") as log:
             return _run_child(spec_path, model_dir, log, lambda line: say(_user_paths(line, placed)), show,
-                              Timeouts.of(config))
+                              Timeouts.of(definition))
 
 
 def _run_child(spec_path, model_dir, log, say, show, timeouts):

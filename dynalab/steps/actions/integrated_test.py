@@ -1,9 +1,10 @@
 """``dynalab-cli test``: the packaged model, served and probed in an isolated environment.
 
 The archive built by ``dynalab.packaging`` is unpacked into a fresh folder,
-the model's ROOTPATH, with only the declared dependencies and no network (see
-``dynalab.isolation``; a docker container holds nothing else of this machine,
-while the sandbox still lets absolute paths reach this machine's files). The
+the model's ROOTPATH, with only the declared dependencies, confined (see
+``dynalab.isolation``: no network; the package, its environment and the
+system's libraries only, read-only; the task's memory limit) and within the
+task's limits (``dynalab.tasks.limits``). The
 model server and the probe run side by side inside that boundary; the probe
 sends every mock datapoint over HTTP and checks each response as the local
 test does. The whole output goes to the log file; a failure is reported as one
@@ -46,8 +47,11 @@ def backend(run):
 
 def run(run):
     """The step's action: the integrated test of ``run.model``'s package on the backend ``prepare`` chose."""
+    from dynalab.steps.actions.limit_notes import say_limit_notes
+
     model, archive, on = run.model, run.result("package").value, run.prepared
     run.out(f"Integrated test of model {model.name!r} on the {on} backend")
+    say_limit_notes(model, run.out)
     result = run_integrated_test(model.project.root, model.name, model.config, on, archive,
                                  model.log_path("integrated_test"), out=run.out)
     record = {"archive_sha256": archive.sha256, "backend": on, "isolated": result.isolated}

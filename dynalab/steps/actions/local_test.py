@@ -15,8 +15,11 @@ from dynalab.steps.results import Outcome
 
 def run(run):
     """The step's action: the local test of ``run.model``."""
+    from dynalab.steps.actions.limit_notes import say_limit_notes
+
     model = run.model
     run.out(f"Local test of model {model.name!r} (task {model.config['task']!r})")
+    say_limit_notes(model, run.out)
     log_path = model.log_path("local_test")
     report = run_local_test(model.project, model.name, model.config, model.definition, log_path, run.out,
                             entries=model.files)
