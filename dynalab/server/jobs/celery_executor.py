@@ -38,6 +38,7 @@ from dynalab.server.db.models import Dataset, Job, Upload, utcnow
 from dynalab.server.jobs import reaper
 from dynalab.server.jobs.executor import REAP_SECONDS, STOP_SECONDS, embedded_worker_name, perform
 from dynalab.server.jobs.protocol import LEASE_SECONDS
+from dynalab.tasks.limits import limits_of
 
 log = logging.getLogger("dynalab.server.jobs")
 
@@ -48,10 +49,6 @@ REDISPATCH_SECONDS = 600.0  # a job sent this long ago and never started is sent
 DISPATCH_BATCH = 100
 BUILD_SECONDS = 1800  # building a model's environment (pip), on top of the task's own limits
 READY_LINE = "Dynalab worker ready"
-
-# The defaults of a task's limits (dynalab.tasks.limits holds the project's definition of them).
-_DEFAULT_LIMITS = {"load_timeout": 300, "request_timeout": 60, "batch_size": 8, "gpu": False}
-
 
 def celery_app(broker):
     """The Celery app of the server and of its workers, on ``broker`` (``redis://HOST:PORT/N``)."""
@@ -74,18 +71,9 @@ def celery_app(broker):
     return app
 
 
-def limits_of(definition):
-    """The task's limits, defaults filled in."""
-    try:
-        from dynalab.tasks.limits import limits_of as project_limits_of
-    except ImportError:
-        return {**_DEFAULT_LIMITS, **(definition.get("limits") or {})}
-    return project_limits_of(definition)
-
-
 def queue_of(definition):
     """``gpu`` for a task whose limits ask for a GPU, else ``cpu``."""
-    return "gpu" if limits_of(definition).get("gpu", False) else "cpu"
+    return "gpu" if limits_of(definition)["gpu"] else "cpu"
 
 
 def time_limits(definition, examples):

@@ -181,9 +181,9 @@ def _refused_for_want_of_a_gpu(source, report, backend, worker):
     """True (the job failed as ``infrastructure``: tried again, maybe elsewhere) when the task needs
     a GPU that this worker cannot give it."""
     from dynalab.isolation.gpu import missing_gpu
-    from dynalab.server.jobs.celery_executor import limits_of
+    from dynalab.tasks.limits import limits_of
 
-    why = missing_gpu(limits_of(source.task_definition()).get("gpu", False), backend)
+    why = missing_gpu(limits_of(source.task_definition())["gpu"], backend)
     if why is None:
         return False
     report.failed(INFRASTRUCTURE, f"worker {worker}: {why}",

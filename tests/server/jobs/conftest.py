@@ -1,6 +1,12 @@
 """Redis, a server sending its jobs to it, and remote workers: real processes on 127.0.0.1."""
 
+import sys
+from pathlib import Path
+
 import pytest
+
+# The end-to-end helpers of the evaluation tests (score records, model processes) serve here too.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "evaluation"))
 
 from celery_support import RedisProcess, WorkerProcess
 from prerequisites import missing
