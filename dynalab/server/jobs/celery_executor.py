@@ -48,7 +48,7 @@ POLL_SECONDS = 2.0
 REDISPATCH_SECONDS = 600.0  # a job sent this long ago and never started is sent again
 DISPATCH_BATCH = 100
 BUILD_SECONDS = 1800  # building a model's environment (pip), on top of the task's own limits
-READY_LINE = "Dynalab worker ready"
+READY_LINE = "Dynalab worker ready"  # dynalab.testing.remote_workers waits for it
 
 def celery_app(broker):
     """The Celery app of the server and of its workers, on ``broker`` (``redis://HOST:PORT/N``)."""

@@ -45,7 +45,13 @@ def get_failed_sign_ins(request: Request) -> FailedSignIns:
     return request.app.state.failed_sign_ins
 
 
+def get_executor(request: Request):
+    """The executor (``jobs.executor``) running the jobs, or None."""
+    return request.app.state.executor
+
+
 Settings = Annotated[server_settings.Settings, Depends(get_settings)]
+Executor = Annotated[object, Depends(get_executor)]
 Database = Annotated[database.Database, Depends(get_database)]
 Catalog = Annotated[TaskCatalog, Depends(get_catalog)]
 Intake = Annotated[upload.UploadIntake, Depends(get_intake)]

@@ -33,7 +33,7 @@ from dynalab.server.jobs import queue
 from dynalab.server.jobs.executor import describe
 from dynalab.server.jobs.local import LocalReport, LocalSource
 from dynalab.server.jobs.protocol import FAILURE_CLASSES, HEARTBEAT_SECONDS, LeaseLost, Ticket
-from dynalab.server.routes.dependencies import Catalog, Database, Settings
+from dynalab.server.routes.dependencies import Catalog, Database, Executor, Settings
 from dynalab.server.routes.models import MAX_ID
 
 log = logging.getLogger("dynalab.server.workers")
@@ -43,6 +43,7 @@ router = APIRouter(prefix="/worker")
 LEASE_HEADER = "X-Dynalab-Lease"
 MAX_REPORT_BYTES = 2 * 1024 * 1024  # a log chunk, a failure (the worker sends its log in pieces)
 MAX_PREDICTIONS_BYTES = 256 * 1024 * 1024  # every response of one dataset
+ENDING = ("deployed", "predictions", "failed", "lost")
 REPORTS = ("heartbeat", "log", "deploying", "deployed", "evaluating", "predictions", "failed", "lost")
 
 
@@ -120,12 +121,15 @@ def dataset_inputs(job_id: int, worker: RemoteWorker, request: Request, db: Data
 
 @router.post("/jobs/{job_id}/{call}")
 async def report(job_id: int, call: str, worker: RemoteWorker, request: Request, db: Database,
-                 settings: Settings, catalog: Catalog):
+                 settings: Settings, catalog: Catalog, executor: Executor):
     """One report of the job (``REPORTS``); 409 once the lease is lost, nothing changed."""
     if call not in REPORTS:
         raise HTTPException(404, f"no such report {call!r} (known: {', '.join(REPORTS)})")
     body = await _json_body(request, MAX_PREDICTIONS_BYTES if call == "predictions" else MAX_REPORT_BYTES)
-    return await run_in_threadpool(_report, db, settings, catalog, worker, job_id, request, call, body)
+    answer = await run_in_threadpool(_report, db, settings, catalog, worker, job_id, request, call, body)
+    if executor is not None and call in ENDING:
+        executor.wake()  # the job may have queued others (a deployment queues the evaluations): send them now
+    return answer
 
 
 def _report(db, settings, catalog, worker, job_id, request, call, body):

@@ -8,7 +8,7 @@ import pytest
 # The end-to-end helpers of the evaluation tests (score records, model processes) serve here too.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "evaluation"))
 
-from celery_support import RedisProcess, WorkerProcess
+from celery_support import RedisProcess, worker_process
 from prerequisites import missing
 
 from dynalab.testing.server_process import ServerProcess
@@ -66,8 +66,8 @@ def start_worker(tmp_path):
         added = server.cli("add-worker", name)
         assert added.returncode == 0, added.stderr
         token = added.stdout.strip().splitlines()[-1]
-        worker = WorkerProcess(tmp_path / f"worker-{name}", redis.url, server.url, token, job_folder=tmp_path / "job",
-                               real_job=real_job, extra_args=extra_args)
+        worker = worker_process(tmp_path / f"worker-{name}", redis.url, server.url, token, tmp_path / "job",
+                                real_job=real_job, extra_args=extra_args)
         started.append(worker)
         return worker.start()
 

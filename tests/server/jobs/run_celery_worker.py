@@ -1,6 +1,6 @@
 """``dynalab-server worker ARGS`` running ``JournalJob`` instead of the real job function, until it is stopped.
 
-    python run_celery_worker.py JOB_FOLDER ARGS...
+    python run_celery_worker.py JOB_FOLDER worker ARGS...
 
 The worker command itself runs (a Celery worker on the broker, the HTTP
 source and report, the server's worker API); only the job function is the
@@ -20,4 +20,4 @@ from dynalab.server import cli, serve  # noqa: E402
 if __name__ == "__main__":
     job = JournalJob(sys.argv[1])
     serve.job_function = lambda: job
-    sys.exit(cli.main(["worker", *sys.argv[2:]]))
+    sys.exit(cli.main(sys.argv[2:]))
