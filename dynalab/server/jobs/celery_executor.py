@@ -36,7 +36,7 @@ from sqlalchemy import or_, select, update
 
 from dynalab.server.db.models import Dataset, Job, Upload, utcnow
 from dynalab.server.jobs import reaper
-from dynalab.server.jobs.executor import REAP_SECONDS, STOP_SECONDS, embedded_worker_name, perform
+from dynalab.server.jobs.executor import REAP_SECONDS, ThreadedExecutor, embedded_worker_name, perform
 from dynalab.server.jobs.protocol import LEASE_SECONDS
 from dynalab.tasks.limits import limits_of
 
@@ -85,47 +85,29 @@ def time_limits(definition, examples):
     return soft, soft + 60
 
 
-class CeleryExecutor:
+class CeleryExecutor(ThreadedExecutor):
     """Sends the queued jobs to Celery; the reaper takes up those whose worker went silent."""
 
     def __init__(self, db, settings, catalog, broker, lease_seconds=LEASE_SECONDS, poll_seconds=POLL_SECONDS,
                  reap_seconds=REAP_SECONDS, redispatch_seconds=REDISPATCH_SECONDS):
-        self.db, self.settings, self.catalog = db, settings, catalog
+        super().__init__(db, min(reap_seconds, lease_seconds / 2))
+        self.settings, self.catalog = settings, catalog
         self.broker = broker
         self.app = celery_app(broker)
         self.poll_seconds = poll_seconds
-        self.reap_seconds = min(reap_seconds, lease_seconds / 2)
         self.redispatch_seconds = redispatch_seconds
-        self._stopping = threading.Event()
         self._woken = threading.Event()
-        self._threads = []
         self._broker_down = False
 
     def start(self):
         # Jobs a previous run of this data dir left to its embedded worker are queued again (and sent).
         reaper.recover(self.db, embedded_worker_name(self.settings.data_dir))
-        for target, name in ((self._dispatch_loop, "dynalab-dispatcher"), (self._reap_loop, "dynalab-reaper")):
-            thread = threading.Thread(target=target, name=name, daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        self._spawn(self._dispatch_loop, "dynalab-dispatcher")
+        self._spawn(self._reap, "dynalab-reaper")
         log.info("jobs go to Celery workers through %s", _safe(self.broker))
 
     def wake(self):
         self._woken.set()
-
-    def stop(self, timeout=STOP_SECONDS):
-        self._stopping.set()
-        self._woken.set()
-        for thread in self._threads:
-            thread.join(timeout)
-        self._threads = []
-
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
 
     def dispatch(self):
         """Send every queued job not yet sent (or sent long ago and never started); how many were sent.
@@ -170,14 +152,6 @@ class CeleryExecutor:
             except Exception:
                 log.exception("could not send the queued jobs (trying again in %s s)", self.poll_seconds)
             self._woken.wait(self.poll_seconds)
-
-    def _reap_loop(self):
-        while not self._stopping.wait(self.reap_seconds):
-            try:
-                if reaper.reap(self.db):
-                    self.wake()  # the jobs queued again go at once
-            except Exception:
-                log.exception("the reaper failed (trying again in %s s)", self.reap_seconds)
 
 
 # --- the worker's side ------------------------------------------------------------------------------

@@ -49,38 +49,14 @@ def embedded_worker_name(data_dir):
     return "embedded-" + hashlib.sha256(where.encode()).hexdigest()[:12]
 
 
-class EmbeddedExecutor:
-    """``workers`` threads in this process running ``job_function(ticket, source, report, backend)``."""
+class ThreadedExecutor:
+    """What both executors are made of: daemon threads in the server's process, stopped together,
+    one of them the reaper (every ``reap_seconds``). Subclasses define ``start`` and ``wake``."""
 
-    def __init__(self, db, settings, catalog, job_function, workers=1, backend="sandbox",
-                 lease_seconds=LEASE_SECONDS, heartbeat_seconds=HEARTBEAT_SECONDS,
-                 poll_seconds=POLL_SECONDS, reap_seconds=REAP_SECONDS):
-        self.db, self.settings, self.catalog = db, settings, catalog
-        self.job_function = job_function
-        self.workers = workers
-        self.backend = backend
-        self.lease_seconds, self.heartbeat_seconds = lease_seconds, heartbeat_seconds
-        self.poll_seconds, self.reap_seconds = poll_seconds, reap_seconds
-        self.name = embedded_worker_name(settings.data_dir)
+    def __init__(self, db, reap_seconds):
+        self.db, self.reap_seconds = db, reap_seconds
         self._stopping = threading.Event()
-        self._queued = threading.Condition()
-        self._wakes = 0  # counts wake() calls, so that one between a claim and the wait is not lost
         self._threads = []
-
-    def start(self):
-        reaper.recover(self.db, self.name)
-        if not self.workers:
-            log.info("no embedded worker (--workers 0): jobs stay queued")
-            return
-        for index in range(self.workers):
-            self._spawn(self._work, f"dynalab-worker-{index + 1}")
-        self._spawn(self._reap, "dynalab-reaper")
-        log.info("embedded worker %s: %d thread(s), backend %s", self.name, self.workers, self.backend)
-
-    def wake(self):
-        with self._queued:
-            self._wakes += 1
-            self._queued.notify_all()
 
     def stop(self, timeout=STOP_SECONDS):
         self._stopping.set()
@@ -103,6 +79,47 @@ class EmbeddedExecutor:
         thread.start()
         self._threads.append(thread)
 
+    def _reap(self):
+        while not self._stopping.wait(self.reap_seconds):
+            try:
+                if reaper.reap(self.db):
+                    self.wake()  # the jobs queued again are taken up at once
+            except Exception:
+                log.exception("the reaper failed (trying again in %s s)", self.reap_seconds)
+
+
+class EmbeddedExecutor(ThreadedExecutor):
+    """``workers`` threads in this process running ``job_function(ticket, source, report, backend)``."""
+
+    def __init__(self, db, settings, catalog, job_function, workers=1, backend="sandbox",
+                 lease_seconds=LEASE_SECONDS, heartbeat_seconds=HEARTBEAT_SECONDS,
+                 poll_seconds=POLL_SECONDS, reap_seconds=REAP_SECONDS):
+        super().__init__(db, reap_seconds)
+        self.settings, self.catalog = settings, catalog
+        self.job_function = job_function
+        self.workers = workers
+        self.backend = backend
+        self.lease_seconds, self.heartbeat_seconds = lease_seconds, heartbeat_seconds
+        self.poll_seconds = poll_seconds
+        self.name = embedded_worker_name(settings.data_dir)
+        self._queued = threading.Condition()
+        self._wakes = 0  # counts wake() calls, so that one between a claim and the wait is not lost
+
+    def start(self):
+        reaper.recover(self.db, self.name)
+        if not self.workers:
+            log.info("no embedded worker (--workers 0): jobs stay queued")
+            return
+        for index in range(self.workers):
+            self._spawn(self._work, f"dynalab-worker-{index + 1}")
+        self._spawn(self._reap, "dynalab-reaper")
+        log.info("embedded worker %s: %d thread(s), backend %s", self.name, self.workers, self.backend)
+
+    def wake(self):
+        with self._queued:
+            self._wakes += 1
+            self._queued.notify_all()
+
     def _work(self):
         while not self._stopping.is_set():
             with self._queued:
@@ -121,14 +138,6 @@ class EmbeddedExecutor:
             with self._queued:
                 if self._wakes == wakes and not self._stopping.is_set():
                     self._queued.wait(self.poll_seconds)
-
-    def _reap(self):
-        while not self._stopping.wait(self.reap_seconds):
-            try:
-                if reaper.reap(self.db):
-                    self.wake()
-            except Exception:
-                log.exception("the reaper failed (trying again in %s s)", self.reap_seconds)
 
     def _run(self, ticket):
         report = LocalReport(self.db, self.settings, self.catalog, ticket, self._stopping, self.lease_seconds,
