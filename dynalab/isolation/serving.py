@@ -7,7 +7,7 @@
 
 The environment is built exactly as for the integrated test (same code, same
 cache: the sandbox's layers, the Docker image's layers) and the model is
-confined the same way (``sandbox.confinement`` and ``sandbox.memory``, or the
+confined the same way (``sandbox.confinement`` and ``sandbox.cgroups``, or the
 confined ``docker.backend.container``). Instead of the launcher and its probe,
 the model server (``dynalab.runtime.server --unix-socket``) listens on a
 Unix socket in a folder bound into the sandbox or container, and the host
@@ -39,6 +39,7 @@ from dynalab.errors import IntegratedTestFailed
 from dynalab.isolation import workspace
 from dynalab.isolation.launcher import SERVER
 from dynalab.isolation.outcome import RunOutcome
+from dynalab.runtime.probe import json_object
 from dynalab.runtime.protocol import Event, Health, Reason, Stage
 
 FAILURE_CLASSES = ("build", "load", "crash", "timeout", "memory", "bad_response", "infrastructure")
@@ -86,14 +87,16 @@ class _LineLog:
 
 @contextmanager
 def serve(backend, package_root, config, definition, limits, log, name="model", scratch_dir=None,
-          allow_unconfined=False):
+          allow_unconfined=False, labels=None):
     """The model of the unpacked package at ``package_root``, served on ``backend`` ("sandbox" or "docker").
 
     ``config`` is the model's config, ``definition`` the task definition,
     ``limits`` ``dynalab.tasks.limits.limits_of(definition)``, ``log`` a
     callable taking one line of text. ``scratch_dir`` is where the run's
-    scratch folder is made (default: the system's temporary folder). The
-    sandbox refuses to run without bubblewrap unless ``allow_unconfined``.
+    scratch folder is made (default: the system's temporary folder).
+    ``labels`` go on the container (docker), so that a server can find and
+    remove those left by a run it did not finish. The sandbox refuses to run
+    without bubblewrap unless ``allow_unconfined``.
     Raises ModelFailed (``build`` or ``infrastructure``) when it cannot start.
     """
     lines = _LineLog(log)
@@ -109,7 +112,7 @@ def serve(backend, package_root, config, definition, limits, log, name="model", 
             if backend == "sandbox":
                 runner = stack.enter_context(_sandbox(model, scratch, name, lines, allow_unconfined))
             elif backend == "docker":
-                runner = stack.enter_context(_docker(model, scratch, name, lines))
+                runner = stack.enter_context(_docker(model, scratch, name, lines, labels))
             else:
                 raise ValueError(f"unknown backend {backend!r} (known: sandbox, docker)")
         except IntegratedTestFailed as error:
@@ -153,7 +156,7 @@ class ServedModel:
             except (OSError, http.client.HTTPException):
                 time.sleep(POLL_SECONDS)
                 continue
-            body = _json(payload)
+            body = json_object(payload)
             health = Health.from_ping(body)
             if health is Health.READY and status == 200:
                 self.log(f"the model is ready ({time.monotonic() - started:.1f}s)")
@@ -237,7 +240,7 @@ class ServedModel:
                 self._in_flight -= 1
         if status == 200:
             return payload
-        answer = _json(payload)
+        answer = json_object(payload)
         message = answer.get("message") or payload.decode("utf-8", errors="replace")[:500]
         self._event(Event.ERROR, stage=stage, reason=Reason.HTTP_ERROR, status=status,
                     message=f"the server answered {status}: {message}", traceback=answer.get("traceback", ""))
@@ -342,14 +345,6 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
-def _json(payload):
-    try:
-        value = json.loads(payload.decode("utf-8"))
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 def _server_command(python, spec, socket_path):
     return [str(python), "-m", "dynalab.runtime.server", str(spec), "--unix-socket", str(socket_path)]
 
@@ -397,7 +392,7 @@ def _sandbox(model, scratch, name, lines, allow_unconfined):
             error.infrastructure = True
             raise error
         model.log("$ " + " ".join(command))
-        with child_process(command, env=layout.variables(), cwd=model_dir) as process:
+        with child_process(command, env=layout.variables(model.outcome.isolated), cwd=model_dir) as process:
             reader = threading.Thread(target=_copy, args=(process.stdout, model), daemon=True)
             reader.start()
             yield _SandboxRunner(process, cap, name)
@@ -452,7 +447,7 @@ def _cgroup_v2_peak(container_id):
 
 
 @contextmanager
-def _docker(model, scratch, name, lines):
+def _docker(model, scratch, name, lines, labels):
     from dynalab.isolation.docker import image as docker_image
     from dynalab.isolation.docker.backend import clamped_limits, container, docker_client
 
@@ -474,7 +469,7 @@ def _docker(model, scratch, name, lines):
     command = _server_command("/opt/venv/bin/python", docker_image.SPEC, f"{SOCKET_FOLDER}/{SOCKET_NAME}")
     socket_dir = str(Path(model.socket_path).parent)
     try:
-        with container(client, tag, name, cpus, memory, command=command,
+        with container(client, tag, name, cpus, memory, command=command, labels=labels,
                        volumes={socket_dir: {"bind": SOCKET_FOLDER, "mode": "rw"}},
                        gpu=bool(model.limits.get("gpu"))) as running:
             running.start()

@@ -68,6 +68,8 @@ def definitions_from(tasks, url):
             definition = {"task": code, "name": str(task.get("name") or code), "config": config}
             if task.get("description"):
                 definition["description"] = str(task["description"])
+            if task.get("limits") is not None:  # the server's limits: the tests apply what it will
+                definition["limits"] = task["limits"]
             definitions[code] = registry.validate_definition(definition, f"task {code!r} from {url}")
         except (yaml.YAMLError, registry.TaskDefinitionError):
             continue

@@ -68,7 +68,8 @@ def _unreachable(cause, url, timeout):
     return Unreachable(Reason.CONNECTION_REFUSED, f"cannot reach {url}: {cause}")
 
 
-def _json(payload):
+def json_object(payload):
+    """The JSON object in ``payload`` (bytes), or {} when it holds none."""
     try:
         value = json.loads(payload.decode("utf-8"))
     except ValueError:
@@ -134,7 +135,7 @@ class Probe:
                 last = str(error)
                 time.sleep(POLL_SECONDS)
                 continue
-            body = _json(payload)
+            body = json_object(payload)
             health = Health.from_ping(body)
             if health is Health.READY and status == 200:
                 self.emit(Event.LOADED, seconds=round(time.monotonic() - started, 3), url=client.base_url)
@@ -151,7 +152,7 @@ class Probe:
             time.sleep(POLL_SECONDS)
         self.emit(
             Event.ERROR, stage=Stage.STARTUP, reason=Reason.STARTUP_TIMEOUT, traceback="",
-            message=f"the model server was not healthy within the startup timeout of {self.startup_timeout:g}s "
+            message=f"the model server was not healthy within the task's load_timeout of {self.startup_timeout:g}s "
             f"(last: {last})",
             hint=TIMEOUT_HINTS[Reason.STARTUP_TIMEOUT],
         )
@@ -170,7 +171,7 @@ class Probe:
             raise
         if status == 200:
             return payload
-        answer = _json(payload)
+        answer = json_object(payload)
         message = answer.get("message") or payload.decode("utf-8", errors="replace")[:500]
         self.emit(
             Event.ERROR, stage=stage, reason=Reason.HTTP_ERROR, status=status, **where,

@@ -35,6 +35,8 @@ def serve(settings):
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s:     %(name)s: %(message)s")
     with _data_dir_lock(settings):
         prepare_data_dir(settings)
+        if settings.backend == "docker":
+            _remove_leftover_containers(settings)
         catalog = load_catalog(settings.tasks_dir)
         sock = _listen(settings.host, settings.port)  # a busy port fails before anything is changed
         db = open_database(settings.database_url)
@@ -59,6 +61,20 @@ def serve(settings):
             executor.stop()
             notifier.stop()
             db.dispose()
+
+
+def _remove_leftover_containers(settings):
+    """A killed server's job containers are still running: they go before any job starts again."""
+    from dynalab.errors import IntegratedTestFailed
+    from dynalab.server.jobs.work import remove_leftover_containers
+
+    try:
+        removed = remove_leftover_containers(settings.scratch_dir)
+    except IntegratedTestFailed as error:  # no Docker: the jobs will say so, as infrastructure failures
+        logging.getLogger("dynalab.server").warning("%s", error)
+        return
+    if removed:
+        logging.getLogger("dynalab.server").info("removed %d container(s) left by jobs of an earlier run", removed)
 
 
 def _notifier(db, settings, sock):

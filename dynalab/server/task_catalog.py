@@ -16,6 +16,7 @@ from dynalab.errors import UsageError
 from dynalab.server.db.models import TaskQuota
 from dynalab.server.evaluation.metrics import metric_problems
 from dynalab.tasks import registry
+from dynalab.tasks.limits import limits_of
 
 DEFAULT_THRESHOLD = 3
 DEFAULT_HR_DIFF = 24
@@ -81,5 +82,6 @@ class TaskCatalog:
             "config_yaml": yaml.safe_dump(definition["config"], sort_keys=False, allow_unicode=True),
             "dynalab_hr_diff": quota.hr_diff,
             "dynalab_threshold": quota.threshold,
+            "limits": limits_of(definition),  # what a model of the task gets, in the integrated test as here
             "submitable": True,
         }

@@ -153,7 +153,7 @@ STEPS = (
          examples=("dynalab-cli logout",)),
     Step(
         "doctor", "Doctor", "Show the settings in effect and where each comes from, and whether Docker, "
-        "unshare/bwrap and a torch wheel are usable.",
+        "bubblewrap (bwrap) and a torch wheel are usable.",
         action="dynalab.steps.actions.doctor:run", model=False,
         flags=(Flag("name", "Include this model's config (default: the only model here, if there is one).",
                     short="n", value="NAME"),),

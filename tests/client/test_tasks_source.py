@@ -6,6 +6,7 @@ from dynalab.client.tasks_source import load_tasks
 from dynalab.project import Project
 from dynalab.project.server_tasks import cached_server_tasks, upload_quota
 from dynalab.tasks import registry
+from dynalab.tasks.limits import limits_of
 
 
 def test_tasks_come_from_the_server_and_are_cached(server, project):
@@ -18,6 +19,7 @@ def test_tasks_come_from_the_server_and_are_cached(server, project):
     assert cache["url"] == server.url and cache["fetched_at"] == tasks.fetched_at
     assert cached_server_tasks(Project(project)) == tasks.definitions
     assert upload_quota(Project(project), "nli") == (3, 24)
+    assert limits_of(nli) == nli["limits"] == limits_of({})  # the server's limits, kept with the task
 
 
 def test_offline_the_cache_of_that_server_stands_in(server, project):

@@ -20,6 +20,17 @@ def model(make_project):
     return make
 
 
+@pytest.fixture
+def bwrap():
+    """A working bubblewrap, which confines the sandbox: skipped without one, except in CI."""
+    from dynalab.isolation.sandbox.confinement import bubblewrap
+
+    found = bubblewrap()
+    if found is None:
+        missing("no working bubblewrap (`bwrap`); run .ci/setup (Debian's package bubblewrap)")
+    return found
+
+
 @pytest.fixture(scope="session")
 def docker_engine():
     """A reachable Docker engine: skipped without one, except in CI, where that is a failure.

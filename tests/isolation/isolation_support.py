@@ -27,6 +27,8 @@ CONFIGS = {
     "slow-handler": {},
     "memory-hog": {},
     "crashes-on-one-example": {},
+    "burns-cpu": {},
+    "fills-its-temporary-folder": {},
     "declared-requirement": {"requirements": True},
     "setup-project": {"setup": True},
     "batched-nli": {"batched": True},
@@ -96,3 +98,17 @@ def snapshot(root):
             path = Path(folder) / name
             files[path.relative_to(root).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
     return files
+
+
+def reads_outside(model, backend, tmp_path, outside):
+    """The IntegratedTestFailed of reads-outside-its-package made to read ``outside`` at load: a
+    relative path names a file made under ``tmp_path`` (a server's database, say), an absolute one
+    a file of this machine. The local test, in the user's own environment, can read it."""
+    path = Path(outside) if outside.startswith("/") else tmp_path / outside
+    if not outside.startswith("/"):
+        path.parent.mkdir(parents=True)
+        path.write_text("users and tokens\n")
+    case = model("reads-outside-its-package")
+    (case.root / "outside_paths.txt").write_text(f"{path}\n")
+    case.local_test()
+    return path, case.integrated_failure(backend)

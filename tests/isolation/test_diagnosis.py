@@ -8,7 +8,7 @@ from dynalab.isolation.diagnosis import diagnose
 from dynalab.isolation.outcome import RunOutcome
 
 ROOT, MODEL = "/sandbox/root", "/sandbox/model"
-CONFIG = {"task": "nli", "exclude": ["data"], "requirements": False, "integrated_test": {"startup_timeout": 30, "request_timeout": 5}}
+CONFIG = {"task": "nli", "exclude": ["data"], "requirements": False, "integrated_test": {}}
 
 
 def outcome(*server_lines, events=(), exit_code=1, **fields):
@@ -97,7 +97,7 @@ def test_exit_137_names_the_memory_limit(project):
     run = outcome("launcher| the model server was killed by signal 9 (SIGKILL)", exit_code=137, oom_killed=True, memory_limit="2g")
     found = diagnose(run, project, CONFIG)
     assert "out of memory" in found.cause and "2g" in found.cause
-    assert "integrated_test.docker.memory" in found.hint
+    assert "`limits.memory`" in found.hint and "the model config cannot raise it" in found.hint
 
 
 def test_memory_error_names_the_memory_limit(project):
@@ -105,16 +105,16 @@ def test_memory_error_names_the_memory_limit(project):
     assert "out of memory" in diagnose(run, project, CONFIG).cause
 
 
-def test_request_timeout_names_its_setting(project):
+def test_request_timeout_names_the_tasks_limit(project):
     event = {"event": "error", "stage": "datapoint", "reason": "request_timeout", "index": 0,
              "message": "no answer from http://127.0.0.1:1 within 5s", "traceback": ""}
     found = diagnose(outcome(events=[event]), project, CONFIG)
-    assert "within 5s" in found.cause and "integrated_test.request_timeout" in found.hint
+    assert "within 5s" in found.cause and "request_timeout" in found.hint and "the task's `limits`" in found.hint
 
 
 def test_a_hung_run_names_both_timeouts(project):
     found = diagnose(outcome(timed_out=True, exit_code=-9), project, CONFIG)
-    assert "integrated_test.startup_timeout" in found.hint and "integrated_test.request_timeout" in found.hint
+    assert "load_timeout" in found.hint and "request_timeout" in found.hint
 
 
 def test_invalid_responses_name_the_field(project):

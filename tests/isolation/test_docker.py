@@ -4,7 +4,7 @@ import pytest
 
 from dynalab.errors import IntegratedTestFailed
 from dynalab.isolation.docker import image as docker_image
-from isolation_support import NAME, snapshot
+from isolation_support import NAME, reads_outside, snapshot
 
 pytestmark = pytest.mark.docker
 
@@ -80,7 +80,7 @@ def test_the_container_holds_none_of_this_machines_files(model, docker, tmp_path
 def test_over_the_memory_limit_names_the_limit(model, docker):
     error = model("memory-hog").integrated_failure("docker")
     assert "out of memory" in str(error) and "256m" in str(error)
-    assert "integrated_test.docker.memory" in error.hint
+    assert "`limits.memory`" in error.hint
 
 
 def test_a_failed_build_step_stops_the_test_and_is_shown(model, docker):
@@ -128,3 +128,10 @@ def test_predict_runs_the_users_example_in_the_integrated_tests_image(model, doc
     assert prediction["passed"] and prediction["response"]["id"] == "mine"
     assert "  checks passed" in good.output
     assert any("Reusing the Docker image" in line for line in good.output), "the example goes in, not a new image"
+
+
+@pytest.mark.parametrize("outside", ["server-data/dynalab.sqlite3", "/etc/shadow"])
+def test_a_handler_reading_outside_its_package_fails(model, docker, tmp_path, outside):
+    # The database is not in the container; /etc/shadow is, but the model's user (nobody) cannot read it.
+    path, error = reads_outside(model, "docker", tmp_path, outside)
+    assert f"the handler reads {path}, which is outside the package" in str(error)

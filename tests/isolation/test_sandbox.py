@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from isolation_support import snapshot
+from isolation_support import reads_outside, snapshot
 from loopback import LoopbackServer
 
 
@@ -72,10 +72,10 @@ def test_reading_an_excluded_file_names_the_file_and_the_exclude_entry(model):
     assert "`exclude`" in error.hint
 
 
-def test_slow_load_names_the_startup_timeout_setting(model):
-    error = model("slow-load").integrated_failure("sandbox")
-    assert "startup timeout" in str(error)
-    assert "integrated_test.startup_timeout" in error.hint
+def test_slow_load_names_the_tasks_load_timeout(model):
+    error = model("slow-load").integrated_failure("sandbox")  # the task's load_timeout is 3s
+    assert "load_timeout of 3s" in str(error)
+    assert "load_timeout" in error.hint and "the task's `limits`" in error.hint
 
 
 def test_declared_requirements_are_installed_and_a_handler_edit_reuses_the_layers(model, tmp_path, monkeypatch):
@@ -117,3 +117,17 @@ def test_batched_handler_passes_in_batched_mode(model):
     case = model("batched-nli")
     assert case.integrated_test("sandbox").passed
     assert '"batched": true' in case.log_path.read_text()
+
+
+@pytest.mark.parametrize("outside", ["server-data/dynalab.sqlite3", "/etc/shadow"])
+def test_a_handler_reading_outside_its_package_fails(model, bwrap, tmp_path, outside):
+    # Files the local test can read (the server's database, say, or one only root may read): not in the sandbox.
+    path, error = reads_outside(model, "sandbox", tmp_path, outside)
+    assert f"the handler reads {path}, which is outside the package" in str(error)
+    assert "ROOTPATH" in error.hint
+
+
+def test_over_the_tasks_memory_limit_is_out_of_memory(model, bwrap):
+    error = model("memory-hog").integrated_failure("sandbox")  # the task's memory limit is 256m
+    assert "out of memory" in str(error) and "256m" in str(error)
+    assert "`limits.memory`" in error.hint

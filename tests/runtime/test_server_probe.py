@@ -88,7 +88,7 @@ def test_a_model_slower_than_the_startup_timeout_is_reported(runtime_spec, serve
     error = of_kind(result.events, "error")[0]
     assert (error["stage"], error["reason"]) == ("startup", "startup_timeout")
     assert "1s" in error["message"] and "Starting" in error["message"]
-    assert "integrated_test.startup_timeout" in error["hint"]
+    assert "load_timeout" in error["hint"] and "the task's `limits`" in error["hint"]
     assert result.events[-1] == {"event": "done", "passed": 0, "failed": 3, "total": 3}
     assert running.stop() == 0  # SIGTERM stops it even while the handler is loading
 
@@ -150,7 +150,7 @@ def test_a_slow_request_is_a_request_timeout(runtime_spec, server):
     assert result.returncode == 1
     errors = of_kind(result.events, "error")
     assert [(e["stage"], e["index"], e["reason"]) for e in errors] == [("datapoint", 0, "request_timeout")]
-    assert "integrated_test.request_timeout" in errors[0]["hint"]
+    assert "request_timeout" in errors[0]["hint"] and "the task's `limits`" in errors[0]["hint"]
     assert result.events[-1] == {"event": "done", "passed": 0, "failed": 3, "total": 3}
 
 
@@ -256,3 +256,41 @@ def test_a_handler_that_cannot_be_imported_is_unhealthy_with_a_hint(runtime_spec
     error = of_kind(result.events, "error")[0]
     assert (error["stage"], error["reason"]) == ("import", "init_failed")
     assert "my_tokenizer" in error["message"] and "requirements.txt" in error["hint"]
+
+
+def test_the_server_listens_on_a_unix_socket_when_asked(runtime_spec, tmp_path):
+    import subprocess
+    import sys
+
+    from dynalab.isolation.serving import UnixHTTPConnection
+    from runtime_support import runtime_env
+
+    spec = runtime_spec("good_nli")
+    path = tmp_path / "sock" / "model.sock"
+    path.parent.mkdir()
+    process = subprocess.Popen([sys.executable, "-m", "dynalab.runtime.server", str(spec), "--unix-socket", str(path)],
+                               env=runtime_env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                connection = UnixHTTPConnection(str(path), timeout=5)
+                connection.request("GET", "/ping")
+                body = json.loads(connection.getresponse().read())
+                connection.close()
+                if body["status"] == "Healthy":
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        connection = UnixHTTPConnection(str(path), timeout=5)
+        example = {"uid": "u1", "context": "A man sleeps.", "hypothesis": "A person rests."}
+        connection.request("POST", "/predictions/m1", body=json.dumps(example), headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        assert response.status == 200 and json.loads(response.read())["id"] == "u1"
+        connection.close()
+    finally:
+        process.terminate()
+        assert process.wait(15) == 0, process.stderr.read()
+    assert not path.exists()  # removed on the way out

@@ -108,15 +108,24 @@ def test_hash_cache_hashes_an_unchanged_file_once(tmp_path, monkeypatch):
     assert len(calls) == 2
 
 
-def timed_out(make_project, cli, case, within, **timeouts):
-    """The local test of fixture project ``case`` with these config ``timeouts``: it must fail
+def with_task_limits(project, **limits):
+    """Make model m's task nli with these ``limits``, from a task file of the project."""
+    from dynalab.tasks.registry import load_builtin
+
+    (project / "nli-task.yaml").write_text(yaml.safe_dump({**load_builtin("nli"), "limits": limits}))
+    path = project / ".dynalab" / "m" / "config.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["task_file"] = "nli-task.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return config
+
+
+def timed_out(make_project, cli, case, within, **limits):
+    """The local test of fixture project ``case`` with these task ``limits``: it must fail
     (exit 3) well ``within`` the seconds its handler would take."""
     project = make_project(case)
     init(cli, project)
-    path = project / ".dynalab" / "m" / "config.yaml"
-    config = yaml.safe_load(path.read_text())
-    config["integrated_test"].update(timeouts)
-    path.write_text(yaml.safe_dump(config))
+    with_task_limits(project, **limits)
     result = cli("test", "--local", "-n", "m", cwd=project, timeout=within)
     assert result.returncode == 3, result.stdout + result.stderr
     return project, result
@@ -126,7 +135,7 @@ def test_a_handler_that_never_answers_fails_after_the_request_timeout(make_proje
     # The handler would sleep an hour.
     project, result = timed_out(make_project, cli, "hangs-on-request", within=120, request_timeout=2)
     assert "Local test failed in datapoint: no answer from the handler within 2s (datapoint 0)" in result.stderr
-    assert "hint: if the model is this slow, raise `integrated_test.request_timeout` in the model config" in result.stderr
+    assert "hint: make one prediction finish within the task's request_timeout" in result.stderr
     pid = int((project / "handler.pid").read_text())
     with pytest.raises(ProcessLookupError):  # the stuck handler did not outlive the test
         os.kill(pid, 0)
@@ -135,6 +144,29 @@ def test_a_handler_that_never_answers_fails_after_the_request_timeout(make_proje
 
 
 def test_a_handler_that_loads_too_long_fails_after_the_startup_timeout(make_project, cli):
-    _, result = timed_out(make_project, cli, "slow-load", within=50, startup_timeout=3)  # it would load for a minute
-    assert "Local test failed in load: the handler was not loaded within the startup timeout of 3s" in result.stderr
-    assert "hint: if the model needs longer to load, raise `integrated_test.startup_timeout` in the model config" in result.stderr
+    _, result = timed_out(make_project, cli, "slow-load", within=50, load_timeout=3)  # it would load for a minute
+    assert "Local test failed in load: the handler was not loaded within the task's load_timeout of 3s" in result.stderr
+    assert "hint: make the model load within the task's load_timeout" in result.stderr
+
+
+def test_a_0_2_0_config_with_its_own_timeouts_is_accepted_with_one_note_naming_the_tasks_limit(make_project, cli):
+    project = make_project("slow-load")
+    init(cli, project)
+    config = with_task_limits(project, load_timeout=3)
+    config["integrated_test"].update({"startup_timeout": 600, "request_timeout": 60, "docker": {"memory": "16g"}})
+    (project / ".dynalab" / "m" / "config.yaml").write_text(yaml.safe_dump(config))
+    result = cli("test", "--local", "-n", "m", cwd=project, timeout=50)
+    assert result.returncode == 3, result.stdout + result.stderr  # the task's 3s decide, not the config's 600s
+    notes = [line for line in (result.stdout + result.stderr).splitlines() if "no longer used" in line]
+    assert notes == ["note: `integrated_test.startup_timeout: 600` in the model config is no longer used; "
+                     "the task's limit decides: load_timeout = 3"]  # the equal request_timeout and memory: no note
+
+
+def test_a_handler_over_the_tasks_memory_limit_fails_naming_the_limit(make_project, cli):
+    project = make_project("memory-hog")  # allocates 1 GB at load
+    init(cli, project)
+    with_task_limits(project, memory="256m")
+    result = cli("test", "--local", "-n", "m", cwd=project, timeout=120)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "the handler ran out of memory: the task gives its processes 256m" in result.stderr
+    assert "`limits.memory`" in result.stderr

@@ -5,11 +5,11 @@ laid out next to it, and the launcher runs the server and the probe with the
 layered environment of ``environment.py``, confined by bubblewrap
 (``confinement.py``: no network, only the system's libraries, the
 environment, the package and the model dir, read-only; the scratch folder
-the only writable place) within the task's memory limit (``memory.py``: a
-cgroup). Where bwrap does not work (not installed, macOS, namespaces
-disabled) the run goes on unconfined with a warning, its outcome marked not
-isolated (recorded as ``isolated: false``; ``upload`` refuses such a pass
-unless told otherwise).
+the only writable place) within the task's memory and CPUs (``cgroups.py``).
+Where bwrap does not work (not installed, macOS, namespaces disabled) the
+run goes on unconfined with a warning, its outcome marked not isolated
+(recorded as ``isolated: false``; ``upload`` refuses such a pass unless told
+otherwise).
 
 ``lay_out`` and ``confined`` are shared with ``dynalab.isolation.serving``,
 which serves a model for evaluation the same way.
@@ -28,7 +28,7 @@ from dynalab.isolation import workspace
 from dynalab.isolation.outcome import RunOutcome, copy_lines
 from dynalab.isolation.sandbox.confinement import bubblewrap, confine
 from dynalab.isolation.sandbox.environment import ensure_environment, install_project
-from dynalab.isolation.sandbox.memory import memory_cap
+from dynalab.isolation.sandbox.cgroups import caps
 from dynalab.tasks.task_io import ROOTPATH_ENV
 
 
@@ -38,8 +38,6 @@ class SandboxBackend:
     name = "sandbox"
 
     def run(self, project_root, archive, name, config, log, out=print, examples=None):
-        from dynalab.tasks.limits import limits_of
-
         with tempfile.TemporaryDirectory(prefix=f"dynalab-{name}-") as scratch:
             work = Path(scratch)
             root, model_dir = work / "root", work / "model"
@@ -59,7 +57,8 @@ class SandboxBackend:
                 out(f"Running the packaged model in the sandbox ({where}, {limits['memory']} memory)...")
                 log.write(f"$ {' '.join(command)}\n")
                 log.flush()
-                _run(command, layout.variables(), model_dir, log, outcome, workspace.deadline_seconds(limits, definition))
+                _run(command, layout.variables(outcome.isolated), model_dir, log, outcome,
+                     workspace.deadline_seconds(limits, definition))
                 outcome.oom_killed = cap.hit()
             return outcome
 
@@ -79,14 +78,21 @@ class Layout:
                    self.work / "runtime"]
         return folders + ([self.work / "site"] if (self.work / "site").exists() else [])
 
-    def variables(self):
-        """Only what the model needs: nothing of this machine's Python setup leaks in."""
-        for folder in ("home", "tmp"):
-            (self.work / folder).mkdir(exist_ok=True)
+    def variables(self, confined):
+        """Only what the model needs: nothing of this machine's Python setup leaks in.
+
+        Confined, its home and temporary folder are the sandbox's own /tmp;
+        else folders of the scratch dir.
+        """
+        home = tmp = "/tmp"
+        if not confined:
+            home, tmp = str(self.work / "home"), str(self.work / "tmp")
+            for folder in (home, tmp):
+                os.makedirs(folder, exist_ok=True)
         return {
             "PATH": os.pathsep.join([str(self.environment.python.parent), "/usr/local/bin", "/usr/bin", "/bin"]),
-            "HOME": str(self.work / "home"),  # no ~/.cache of this machine: the deployment has none
-            "TMPDIR": str(self.work / "tmp"),
+            "HOME": home,  # no ~/.cache of this machine: the deployment has none
+            "TMPDIR": tmp,
             "LANG": "C.UTF-8",
             "PYTHONPATH": os.pathsep.join(self.python_path),
             "PYTHONNOUSERSITE": "1",
@@ -109,8 +115,8 @@ def lay_out(work, root, model_dir, config, log, out=print):
 
 @contextmanager
 def confined(layout, command, files, limits, outcome, out=print, binds=()):
-    """(``command`` confined by bwrap within the memory limit, its MemoryCap); the cap's cgroup is
-    removed, and every process left in it killed, on the way out.
+    """(``command`` confined by bwrap within the task's memory and CPUs, its ``cgroups.Caps``); the
+    cgroups are removed, and every process left in them killed, on the way out.
 
     ``files`` are bound read-only too, ``binds`` ((folder, path inside) pairs) writable. Without a working bwrap the command runs
     unconfined, with a warning, and ``outcome.isolated`` is False.
@@ -127,13 +133,13 @@ def confined(layout, command, files, limits, outcome, out=print, binds=()):
         )
         out(outcome.notes[-1])
     else:
-        command = confine(bwrap, [*layout.read_only(), *files], [layout.work], layout.model_dir, command,
-                          scratch=layout.work, binds=binds)
-    with memory_cap(memory_bytes(limits)) as cap:
-        if cap.note:
-            outcome.notes.append(cap.note)
-            out(cap.note)
-        yield cap.command(command), cap
+        command = confine(bwrap, [*layout.read_only(), *files], [], layout.model_dir, command,
+                          scratch=layout.work, binds=binds, tmp_bytes=memory_bytes(limits))
+    with caps(memory_bytes(limits), float(limits["cpus"])) as capped:
+        for note in capped.notes:
+            outcome.notes.append(note)
+            out(note)
+        yield capped.command(command), capped
 
 
 def _run(command, env, cwd, log, outcome, deadline):

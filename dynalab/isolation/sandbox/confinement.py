@@ -12,8 +12,10 @@ and a file system made of
   of it), read-only, with its site-packages hidden;
 - the ``read_only`` folders the caller names (the environment layers, the
   package, the model dir, the runtime), at the same paths as outside;
-- the ``writable`` folders (the run's scratch dir, also seen as ``/tmp``): the
-  only place the model can write;
+- ``/tmp``, a tmpfs of the sandbox's own (its pages count in the memory
+  cgroup, so it cannot fill this machine's disk), and the ``writable``
+  folders the caller names (the folder of the server's Unix socket): the only
+  places the model can write;
 - a fresh ``/proc`` and a minimal ``/dev``.
 
 Nothing else of this machine exists inside: not the home folders, not a
@@ -71,15 +73,16 @@ def interpreter_prefix():
     return prefix, hidden
 
 
-def confine(bwrap, read_only, writable, chdir, command, scratch, binds=()):
+def confine(bwrap, read_only, writable, chdir, command, scratch, binds=(), tmp_bytes=None):
     """``command`` under ``bwrap`` (a Bubblewrap), seeing only what the module's docstring lists.
 
     ``read_only`` and ``writable`` are folders bound at their own paths,
     writable first, so a read-only folder inside a writable one stays
-    read-only. ``scratch`` (a writable folder, or None) also becomes ``/tmp``
-    (bound before them all: they may lie in this machine's /tmp) and holds
-    the sandbox's ``/etc/passwd``. ``binds`` are (folder, path inside) pairs,
-    writable, such as the folder of a Unix socket at a path short enough for one.
+    read-only. ``scratch`` (a folder of this machine, or None) holds the
+    sandbox's ``/etc/passwd``; ``/tmp`` (mounted before them all: they may lie
+    in this machine's /tmp) is a tmpfs of at most ``tmp_bytes``. ``binds`` are
+    (folder, path inside) pairs, writable, such as the folder of a Unix socket
+    at a path short enough for one.
     """
     arguments = [bwrap.path, *NAMESPACES]
     if bwrap.own_user:
@@ -99,8 +102,10 @@ def confine(bwrap, read_only, writable, chdir, command, scratch, binds=()):
     for folder in hidden:
         arguments += ["--tmpfs", str(folder)]
     arguments += ["--proc", "/proc", "--dev", "/dev"]
-    if scratch is not None:  # first: the folders below may lie in /tmp, and must not be hidden by it
-        arguments += _scratch_arguments(Path(scratch))
+    # First: the folders below may lie in this machine's /tmp, and must not be hidden by it.
+    arguments += [*(["--size", str(tmp_bytes)] if tmp_bytes else []), "--perms", "1777", "--tmpfs", "/tmp"]
+    if scratch is not None:
+        arguments += _user_files(Path(scratch))
     for folder in writable:
         arguments += ["--bind", str(folder), str(folder)]
     for folder, inside in binds:
@@ -111,16 +116,14 @@ def confine(bwrap, read_only, writable, chdir, command, scratch, binds=()):
     return [*arguments, *command]
 
 
-def _scratch_arguments(scratch):
-    """``/tmp`` in the scratch dir, and an ``/etc/passwd`` and ``/etc/group`` naming only the model's user."""
-    etc, tmp = scratch / "etc", scratch / "tmp"
+def _user_files(scratch):
+    """An ``/etc/passwd`` and ``/etc/group`` naming only the model's user (some libraries look it up)."""
+    etc = scratch / "etc"
     etc.mkdir(exist_ok=True)
-    tmp.mkdir(exist_ok=True)
     uid, gid = USER
     (etc / "passwd").write_text(f"root:x:0:0:root:/root:/usr/sbin/nologin\nmodel:x:{uid}:{gid}:model:/tmp:/usr/sbin/nologin\n")
     (etc / "group").write_text(f"root:x:0:\nmodel:x:{gid}:\n")
-    return ["--bind", str(tmp), "/tmp",
-            "--ro-bind", str(etc / "passwd"), "/etc/passwd", "--ro-bind", str(etc / "group"), "/etc/group"]
+    return ["--ro-bind", str(etc / "passwd"), "/etc/passwd", "--ro-bind", str(etc / "group"), "/etc/group"]
 
 
 def _inside(path, folder):

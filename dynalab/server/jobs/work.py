@@ -12,8 +12,9 @@ the code ``dynalab-cli test`` uses) until it answers as ready.
 - An evaluation job sends every input of its dataset (batched JSON lines,
   ``batch_size`` examples a request, when the config says ``batched``; else
   up to ``batch_size`` single requests at once) and checks each response:
-  ``predictions({uid: response}, examples per second, peak memory)``. The
-  server's side scores them: gold targets never come here.
+  ``predictions({uid: response}, examples per second, peak memory)``, each
+  response cut to the task's target fields. The server's side scores them:
+  gold targets never come here.
 
 What the model does wrong ends the job with ``failed(class, reason, hint)``
 and the evidence in the job's log; what goes wrong on the server's side
@@ -35,6 +36,8 @@ from dynalab.runtime import checks
 from dynalab.server.jobs.protocol import LeaseLost
 
 HEARTBEAT_SECONDS = 10.0  # during the sending too: a lost lease stops the job at once
+SCRATCH_LABEL = "org.dynalab.scratch"  # on a job's container: the scratch folder of the worker that runs it
+BATCHES_IN_FLIGHT = 2  # the model computes a batch while the answers to the one before are checked
 
 
 class ModelFault(Exception):
@@ -113,7 +116,7 @@ def _served(source, log, scratch, backend):
     log.write(f"task {definition['task']}: limits " + ", ".join(f"{key} {value}" for key, value in limits.items())
               + "\n")
     with serve(backend, root, config, definition, limits, log.line, name=source.model_name(),
-               scratch_dir=scratch) as model:
+               scratch_dir=scratch, labels={SCRATCH_LABEL: str(source.scratch_dir())}) as model:
         model.wait_ready()
         yield model, config, definition, limits
 
@@ -155,40 +158,41 @@ class _Sender:
         self.batched = config["batched"]
         self.batch_size = limits["batch_size"]
         self.taskio = TaskIO.from_definition(definition)
+        self.targets = self.taskio.target_names
         self._beat_at = time.monotonic()
 
     def send(self, examples):
         """``{uid: response}`` of every example, each response checked; raises on the first bad one."""
+        if self.batched:  # one request a batch; the next one sent while this one's answers are checked
+            groups = [examples[start:start + self.batch_size] for start in range(0, len(examples), self.batch_size)]
+            answers = self._pipelined(groups, self.model.predict_batch, BATCHES_IN_FLIGHT)
+        else:  # batch_size single requests at once
+            groups = [[example] for example in examples]
+            answers = self._pipelined(groups, lambda group: [self.model.predict(group[0])], self.batch_size)
         responses = {}
-        with closing(self._batches(examples) if self.batched else self._singles(examples)) as answers:
-            for example, raw, (response, problems) in answers:
-                if problems:
-                    raise self._bad_response(example, raw, response, problems)
-                responses[example["uid"]] = response
+        with closing(answers):
+            for group, answered in answers:
+                for example, response in zip(group, answered):
+                    checked, problems = checks.judge(response, example, self.taskio)
+                    if problems:
+                        raise self._bad_response(example, response, problems)
+                    # What scoring reads, and no more: the signature, the probabilities... are checked and dropped.
+                    responses[example["uid"]] = {name: checked[name] for name in self.targets if name in checked}
                 self._beat()
         return responses
 
-    def _batches(self, examples):
-        for start in range(0, len(examples), self.batch_size):
-            batch = examples[start:start + self.batch_size]
-            with self._failing_on(batch):
-                responses = self.model.predict_batch(batch)
-            for example, response in zip(batch, responses):
-                yield example, response, checks.judge(response, example, self.taskio)
-
-    def _singles(self, examples):
-        # Up to batch_size requests in flight, a few more queued; answers taken in the dataset's order.
-        pool = concurrent.futures.ThreadPoolExecutor(self.batch_size, thread_name_prefix="dynalab-request")
-        pending = iter(examples)
-        flying = collections.deque((example, pool.submit(self.model.predict, example))
-                                   for example in itertools.islice(pending, self.batch_size * 2))
+    def _pipelined(self, groups, call, in_flight):
+        """``(group, call(group))`` for each group in order, ``in_flight`` calls running at once (a few more queued)."""
+        pool = concurrent.futures.ThreadPoolExecutor(in_flight, thread_name_prefix="dynalab-request")
+        pending = iter(groups)
+        flying = collections.deque((group, pool.submit(call, group)) for group in itertools.islice(pending, in_flight * 2))
         try:
             while flying:
-                example, future = flying.popleft()
-                with self._failing_on([example]):
-                    raw = future.result()
-                flying.extend((nxt, pool.submit(self.model.predict, nxt)) for nxt in itertools.islice(pending, 1))
-                yield example, raw, checks.judge(raw, example, self.taskio)
+                group, future = flying.popleft()
+                with self._failing_on(group):
+                    answered = future.result()
+                flying.extend((nxt, pool.submit(call, nxt)) for nxt in itertools.islice(pending, 1))
+                yield group, answered
         finally:
             # No waiting for requests still in flight: once the model is stopped they end at once.
             pool.shutdown(wait=False, cancel_futures=True)
@@ -213,12 +217,12 @@ class _Sender:
             self._beat_at = time.monotonic()
             self.heartbeat()
 
-    def _bad_response(self, example, raw, response, problems):
+    def _bad_response(self, example, response, problems):
         first = problems[0]
         self.log.write(
             "a response breaks the task's contract:\n"
             f"  example:  {_shown(example)}\n"
-            f"  response: {_shown(response if response is not None else raw)}\n"
+            f"  response: {_shown(response)}\n"
             + "".join(f"  failed check: {p.field}: expected {p.expected}, got {p.got}"
                       + (f" ({p.hint})" if p.hint else "") + "\n" for p in problems))
         return ModelFault(
@@ -251,6 +255,18 @@ def scratch_dir(root, ticket):
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_leftover_containers(scratch_root):
+    """Remove the containers of jobs a killed worker of ``scratch_root`` left (they do not die with it,
+    as the sandbox's processes do); returns how many."""
+    from dynalab.isolation.docker.backend import docker_client
+
+    client = docker_client()
+    leftovers = client.containers.list(all=True, filters={"label": f"{SCRATCH_LABEL}={scratch_root}"})
+    for container in leftovers:
+        container.remove(force=True)
+    return len(leftovers)
 
 
 class ReportLog:

@@ -3,8 +3,9 @@
 "On this machine" means in the researcher's own Python environment, but in a
 child process: a crash, an ``exit()`` or a segfault in user code is reported,
 not fatal to the CLI. The child reports what happens as events on a pipe
-(``dynalab.runtime.protocol``); ``run_handler`` follows them, with the
-config's startup and request timeouts, and hands each one to a ``show``
+(``dynalab.runtime.protocol``); ``run_handler`` follows them, within the
+task's limits (its load and request timeouts; its memory and CPUs through
+cgroups, where this machine lets it make them), and hands each one to a ``show``
 callback (the local test and ``predict`` show them their own way), tallied
 in a ``Report``. The handler's own output goes to the log file.
 """
@@ -23,25 +24,30 @@ from typing import NamedTuple
 
 import dynalab
 from dynalab.errors import ConfigError, LocalTestFailed
+from dynalab.sizes import parse_size
 from dynalab.runtime.model_dir import ModelDirError, prepare_model_dir
+from dynalab.isolation.sandbox.cgroups import caps
 from dynalab.runtime.protocol import TIMEOUT_HINTS, Event, Reason, SpecError, Stage, iter_events, make_spec, write_spec
 
 LOG_TAIL_LINES = 25
 
 
 class Timeouts(NamedTuple):
-    """Seconds until the handler is loaded (from the start), and per request after that."""
+    """Seconds until the handler is loaded (from the start), and per request after that; the memory and
+    CPUs its processes get."""
 
     startup: float
     request: float
+    memory: str
+    cpus: float
 
     @classmethod
     def of(cls, definition):
-        """The task's ``load_timeout`` and ``request_timeout`` (``dynalab.tasks.limits``)."""
+        """The task's limits (``dynalab.tasks.limits``)."""
         from dynalab.tasks.limits import limits_of
 
         limits = limits_of(definition)
-        return cls(limits["load_timeout"], limits["request_timeout"])
+        return cls(limits["load_timeout"], limits["request_timeout"], limits["memory"], float(limits["cpus"]))
 
 
 class Report:
@@ -124,10 +130,25 @@ def _run_child(spec_path, model_dir, log, say, show, timeouts):
     read_fd, write_fd = os.pipe()
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
+    with caps(parse_size(timeouts.memory), timeouts.cpus, rlimit=False) as capped:  # where cgroups can be made
+        report = _run_capped(capped, spec_path, model_dir, log, say, show, timeouts, read_fd, write_fd, env)
+        if capped.hit():
+            loading = not (report.passed or report.failed)
+            report.error = {"event": Event.ERROR.value, "stage": Stage.LOAD.value if loading else Stage.DATAPOINT.value,
+                            "reason": Reason.EXCEPTION.value,
+                            "message": f"the handler ran out of memory: the task gives its processes {timeouts.memory}",
+                            "hint": "make the model use less memory (the task's `limits.memory`; the model config "
+                                    "cannot raise it)"}
+            report.hint = report.error["hint"]
+    return report
+
+
+def _run_capped(capped, spec_path, model_dir, log, say, show, timeouts, read_fd, write_fd, env):
     started = time.monotonic()
     try:
         child = subprocess.Popen(
-            [sys.executable, "-m", "dynalab.runtime.local_runner", str(spec_path), "--events-fd", str(write_fd)],
+            capped.command([sys.executable, "-m", "dynalab.runtime.local_runner", str(spec_path),
+                            "--events-fd", str(write_fd)]),
             cwd=model_dir,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -192,7 +213,7 @@ def _timeout_event(report, loaded, timeouts):
     """The error event the runner would have sent, had it known it was stuck."""
     if not loaded:
         return {"event": Event.ERROR.value, "stage": Stage.LOAD.value, "reason": Reason.STARTUP_TIMEOUT.value,
-                "message": f"the handler was not loaded within the startup timeout of {timeouts.startup:g}s",
+                "message": f"the handler was not loaded within the task's load_timeout of {timeouts.startup:g}s",
                 "hint": TIMEOUT_HINTS[Reason.STARTUP_TIMEOUT]}
     index = report.passed + report.failed
     what = "the batched call" if report.batched else f"datapoint {index}"

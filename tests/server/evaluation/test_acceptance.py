@@ -4,7 +4,8 @@ in the real sandbox, the user follows them with ``dynalab-cli status``.
 The example (examples/nli-bow, a torch model) is evaluated on datasets its own generator makes, and must
 score exactly what its handler gives outside the server; each failure-case fixture project ends ``failed``
 with its class while another model's jobs go on; a server killed with SIGKILL mid-evaluation finishes the
-job once started again.
+job once started again (on the sandbox, whose processes die with it, and on Docker, whose containers
+its restart removes).
 """
 
 import json
@@ -213,3 +214,51 @@ def test_a_server_killed_mid_evaluation_finishes_it_after_its_restart_with_one_s
         server.stop()
     assert model_processes(server.data_dir) == []
     assert list((server.data_dir / "scratch").iterdir()) == []
+
+
+@pytest.fixture
+def docker_engine():
+    from prerequisites import missing
+
+    try:
+        import docker
+
+        client = docker.from_env(timeout=120)
+        client.ping()
+    except Exception as error:  # no SDK, no engine: the test cannot run here
+        missing(f"Docker is not reachable ({error}); run .ci/docker-setup")
+    yield client
+    client.close()
+
+
+def test_on_docker_a_server_killed_mid_evaluation_leaves_a_container_that_its_restart_removes(
+        example, cli, tmp_path, docker_engine):
+    from dynalab.server.jobs.work import SCRATCH_LABEL
+
+    large = make_dataset(example, tmp_path / "large.jsonl", seed=5, count=6000)
+    base_image = os.environ.get("DYNALAB_DOCKER_BASE_IMAGE") or "local/debian-py:bookworm"
+    server = ServerProcess(tmp_path / "data", extra_args=("--backend", "docker"),
+                           env={"DYNALAB_DOCKER_BASE_IMAGE": base_image})
+    mine = {"label": f"{SCRATCH_LABEL}={server.data_dir / 'scratch'}"}
+    try:
+        server.start()
+        assert server.cli("add-dataset", "--task", "nli", "--name", "large", str(large)).returncode == 0
+        env = {"DYNALAB_API_URL": server.url, "DYNALAB_API_TOKEN": server.add_user("lee@example.org")}
+        assert cli("upload", "-n", "nli-bow", "--no-progress", cwd=example, env=env).returncode == 0
+        api = Api(server.url)
+        bearer = api.bearer(env["DYNALAB_API_TOKEN"])
+        running = lambda: [d["status"] for d in api.model(bearer, 1).json()["datasets"]] == ["running"]  # noqa: E731
+        assert wait_for(lambda: running() and docker_engine.containers.list(filters=mine), WAIT)
+        os.kill(server.pid, signal.SIGKILL)
+        server._process.wait()
+        assert docker_engine.containers.list(filters=mine)  # Docker's containers outlive the server
+
+        server.start()  # removes the container before it takes the job up again
+        code, evaluated, err = status(cli, example, env, "nli-bow")
+        assert code == 0, err
+        assert [(d["name"], d["status"]) for d in evaluated["datasets"]] == [("large", "done")]
+        assert score_records(server.data_dir, evaluated["model_id"]) == {1: 1}
+        assert "removed 1 container(s) left by jobs of an earlier run" in server.log()
+    finally:
+        server.stop()
+    assert docker_engine.containers.list(all=True, filters=mine) == []

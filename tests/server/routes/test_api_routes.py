@@ -20,19 +20,23 @@ def test_the_task_list_has_the_builtin_tasks_with_their_config_and_quota(shared_
     assert (nli["dynalab_threshold"], nli["dynalab_hr_diff"]) == (3, 24)
     config = yaml.safe_load(nli["config_yaml"])
     assert [field["name"] for field in config["input"]] == ["hypothesis", "label"]
+    assert nli["limits"] == {"memory": "16g", "cpus": 4, "load_timeout": 300, "request_timeout": 60,
+                             "batch_size": 8, "gpu": False}
 
 
 def test_task_files_in_the_data_dir_add_tasks_with_their_own_quota(start_server, tmp_path):
     tasks_dir = tmp_path / "data" / "tasks"
     tasks_dir.mkdir(parents=True)
     (tasks_dir / "toxic.yaml").write_text(
-        "task: toxic\nname: Toxicity\ndynalab_threshold: 10\ndynalab_hr_diff: 1\n"
+        "task: toxic\nname: Toxicity\ndynalab_threshold: 10\ndynalab_hr_diff: 1\nlimits: {memory: 2g, request_timeout: 5}\n"
         "config:\n  context: []\n  input: [{name: text, type: string}]\n"
         "  output: [{name: label, type: multiclass, labels: [toxic, fine]}]\n")
     server = start_server(data_dir=tmp_path / "data")
     tasks = {t["task_code"]: t for t in Api(server.url).get("/tasks/submitable").json()}
     assert tasks["toxic"]["name"] == "Toxicity"
     assert (tasks["toxic"]["dynalab_threshold"], tasks["toxic"]["dynalab_hr_diff"]) == (10, 1)
+    assert (tasks["toxic"]["limits"]["memory"], tasks["toxic"]["limits"]["request_timeout"]) == ("2g", 5)
+    assert tasks["toxic"]["limits"]["load_timeout"] == 300  # the default
     assert "nli" in tasks
 
 
