@@ -36,7 +36,7 @@ def serve(settings):
     with _data_dir_lock(settings):
         prepare_data_dir(settings)
         if settings.backend == "docker":
-            _remove_leftover_containers(settings)
+            remove_leftover_containers(settings.scratch_dir)
         catalog = load_catalog(settings.tasks_dir)
         sock = _listen(settings.host, settings.port)  # a busy port fails before anything is changed
         db = open_database(settings.database_url)
@@ -63,13 +63,13 @@ def serve(settings):
             db.dispose()
 
 
-def _remove_leftover_containers(settings):
-    """A killed server's job containers are still running: they go before any job starts again."""
+def remove_leftover_containers(scratch_dir):
+    """A killed server's (or worker's) job containers are still running: they go before any job starts again."""
     from dynalab.errors import IntegratedTestFailed
-    from dynalab.server.jobs.work import remove_leftover_containers
+    from dynalab.server.jobs import work
 
     try:
-        removed = remove_leftover_containers(settings.scratch_dir)
+        removed = work.remove_leftover_containers(scratch_dir)
     except IntegratedTestFailed as error:  # no Docker: the jobs will say so, as infrastructure failures
         logging.getLogger("dynalab.server").warning("%s", error)
         return

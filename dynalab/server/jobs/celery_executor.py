@@ -212,7 +212,12 @@ def run_worker(broker, api_url, token, queues=("cpu",), concurrency=1, backend="
 
     work_dir = Path(work_dir or Path.cwd() / "dynalab-worker").resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
-    # What a killed worker's jobs left (their processes died with it); its archives are kept.
+    # What a killed worker's jobs left (their processes died with it; their containers did not); its
+    # archives are kept.
+    if backend == "docker":
+        from dynalab.server.serve import remove_leftover_containers
+
+        remove_leftover_containers(work_dir / "scratch")
     shutil.rmtree(work_dir / "scratch", ignore_errors=True)
     _context = _WorkerContext(api_url, token, work_dir, backend, job_function)
     app = celery_app(broker)

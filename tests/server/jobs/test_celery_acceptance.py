@@ -4,6 +4,7 @@ deploying and evaluating uploads made with ``dynalab-cli`` in the real sandbox (
 """
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import pytest
 
 from evaluation_support import model_processes, score_records
 from server_support import Api, wait_for
+
+from dynalab.server.jobs.work import SCRATCH_LABEL
 
 INIT = ("init", "-t", "nli", "--model-checkpoint", "model.pt", "--handler", "handler.py")
 WAIT = 300
@@ -104,3 +107,25 @@ def test_kill_9_of_a_worker_while_it_evaluates_ends_evaluated_on_the_other_with_
     log = cli("status", "-n", "m1", "--log", cwd=slow_project, env=env).stdout
     assert "its worker was lost: no heartbeat since" in log
     assert f"=== evaluation on dataset dev on worker {survivor}, attempt 2" in log
+
+
+def test_a_worker_on_the_docker_backend_evaluates_an_upload_and_leaves_no_container(
+        redis, broker_server, start_worker, slow_project, cli, tmp_path, monkeypatch):
+    import docker
+
+    monkeypatch.setenv("DYNALAB_DOCKER_BASE_IMAGE", os.environ.get("DYNALAB_DOCKER_BASE_IMAGE",
+                                                                  "local/debian-py:bookworm"))
+    server = broker_server(redis, lease_seconds=60)
+    add_dataset(server, tmp_path, 10)
+    start_worker(server, redis, "docker-box", "--backend", "docker", real_job=True)
+    env = {"DYNALAB_API_URL": server.url, "DYNALAB_API_TOKEN": server.add_user("ada@example.org")}
+    upload(cli, slow_project, env, "m1")
+
+    evaluated = status(cli, slow_project, env, "m1")
+    assert evaluated["status"] == "evaluated", evaluated
+    assert evaluated["datasets"][0]["worker"] == "docker-box"
+    log = cli("status", "-n", "m1", "--log", cwd=slow_project, env=env).stdout
+    assert "(backend docker)" in log
+    scratch = str((tmp_path / "worker-docker-box" / "dynalab-worker" / "scratch").resolve())
+    client = docker.from_env()
+    assert not client.containers.list(all=True, filters={"label": f"{SCRATCH_LABEL}={scratch}"})
