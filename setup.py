@@ -33,9 +33,12 @@ setup(
         "server": ["fastapi>=0.115", "uvicorn>=0.29", "sqlalchemy>=2.0", "python-multipart>=0.0.13",
                    "itsdangerous>=2.0", "pydantic-settings>=2.3", "alembic>=1.13",
                    # the metrics: macro_f1 (scikit-learn), bleu (sacrebleu)
-                   "scikit-learn>=1.3", "sacrebleu>=2.3"],
+                   "scikit-learn>=1.3", "sacrebleu>=2.3",
+                   # remote workers (run --broker, dynalab-server worker): Celery on Redis; its Redis
+                   # transport imports packaging without declaring it
+                   "celery[redis]>=5.3", "packaging>=23"],
         "postgres": ["psycopg[binary]>=3.1"],
-        "test": ["pytest>=7"],
+        "test": ["pytest>=7", "aiosmtpd>=1.4"],
     },
     entry_points={
         "console_scripts": [

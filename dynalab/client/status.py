@@ -4,8 +4,8 @@
 bearer token, exchanged once and again when it expires) and reduces the
 answer to the object ``status --json`` prints (``summary``): ``model_id``,
 ``status``, ``failure`` (None, or ``{class, reason, hint}``) and
-``datasets`` (``{name, status, metrics}``, ``metrics`` mapping names to
-numbers) are a contract for CI scripts; more fields may be added. ``follow``
+``datasets`` (``{name, status, metrics, worker}``, ``metrics`` mapping names to
+numbers, ``worker`` naming the worker that evaluated it) are a contract for CI scripts; more fields may be added. ``follow``
 polls until the model is ``evaluated`` or ``failed`` (``FINAL``), telling
 its caller of every change, within an optional time limit.
 """
@@ -18,7 +18,7 @@ from dynalab.errors import AuthError, EvaluationFailed, EvaluationTimedOut
 
 FINAL = ("evaluated", "failed")
 POLL_SECONDS = (0.5, 1.0, 2.0, 3.0)  # quick at first (a deploy of a cached environment takes seconds), then calmer
-DATASET_FIELDS = ("name", "access", "status", "metrics", "examples_per_second", "peak_memory_mb")
+DATASET_FIELDS = ("name", "access", "status", "metrics", "examples_per_second", "peak_memory_mb", "worker")
 
 
 def summary(body):
@@ -118,6 +118,8 @@ def describe(current):
             figures.append(f"{dataset['examples_per_second']:.1f} examples/s")
         if dataset.get("peak_memory_mb") is not None:
             figures.append(f"peak memory {dataset['peak_memory_mb']:.0f} MB")
+        if dataset.get("worker") and dataset["status"] in ("running", "done"):
+            figures.append(f"on worker {dataset['worker']}")
         if figures:
             line += f" ({', '.join(figures)})"
         if dataset.get("access") == "hidden":

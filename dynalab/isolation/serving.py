@@ -473,7 +473,8 @@ def _docker(model, scratch, name, lines, labels):
     socket_dir = str(Path(model.socket_path).parent)
     try:
         with container(client, tag, name, cpus, memory, command=command, labels=labels,
-                       volumes={socket_dir: {"bind": SOCKET_FOLDER, "mode": "rw"}}) as running:
+                       volumes={socket_dir: {"bind": SOCKET_FOLDER, "mode": "rw"}},
+                       gpu=bool(model.limits.get("gpu"))) as running:
             running.start()
             reader = threading.Thread(target=_copy_docker_logs, args=(running, model), daemon=True)
             reader.start()

@@ -1,4 +1,5 @@
-"""The administrator's commands: accounts, API tokens, upload quotas and evaluation datasets.
+"""The administrator's commands: accounts, API tokens, upload quotas, evaluation datasets and
+remote workers.
 
 Each is a plain function over the server's ``Settings`` and explicit
 arguments, printing what the administrator reads; ``dynalab.server.cli``
@@ -12,9 +13,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from dynalab.errors import UsageError
-from dynalab.server import auth, datasets
+from dynalab.server import auth, datasets, workers
 from dynalab.server.db.database import open_database
-from dynalab.server.db.models import Dataset, TaskQuota, Upload, User, iso
+from dynalab.server.db.models import Dataset, Job, TaskQuota, Upload, User, iso
 from dynalab.server.task_catalog import load_catalog
 
 PROG = "dynalab-server"
@@ -180,6 +181,54 @@ def remove_dataset(settings, task, name):
     print(f"Removed dataset {name} of task {task} and its {evaluations} evaluation{'s' if evaluations != 1 else ''}.")
     for model in settled:
         print(f"Model {model.id} ({model.name}) is now evaluated: every remaining dataset of {task} is done.")
+
+
+def add_worker(settings, name):
+    """Allow a remote worker to run jobs; its token is the last line printed."""
+    if not workers.NAME_PATTERN.match(name):
+        raise UsageError(f"worker name {name!r} is not usable",
+                         hint="use up to 100 letters, digits, '.', '_' and '-', starting with a letter or digit")
+    db = _open_db(settings)
+    with db.session() as session:
+        if workers.find_worker(session, name) is not None:
+            raise UsageError(f"a worker named {name} already exists",
+                             hint=f"pick another name, or remove it first: {PROG} remove-worker {name}")
+        worker, token = workers.create_worker(session, name)
+        session.commit()
+    print(f"Added worker {name} (id {worker.id}). Start it on its machine with:")
+    print(f"  {PROG} worker --broker redis://BROKER:6379/0 --api-url http://THIS-SERVER:PORT "
+          "--worker-token TOKEN")
+    print("It can fetch job inputs and post job results, nothing else.")
+    print("Worker token (shown once; the server keeps only its hash):")
+    print(token)
+
+
+def list_workers(settings):
+    """One line per worker: id, name, jobs running, last seen, creation time."""
+    db = _open_db(settings)
+    with db.session() as session:
+        rows = workers.all_workers(session)
+        running = dict(session.execute(select(Job.worker, func.count()).where(Job.state == "running")
+                                       .group_by(Job.worker)).all())
+    if not rows:
+        print(f"No workers yet: add one with `{PROG} add-worker NAME`.")
+    for worker in rows:
+        seen = f"last seen {iso(worker.last_seen_at)}" if worker.last_seen_at else "never seen"
+        print(f"{worker.id}\t{worker.name}\t{running.get(worker.name, 0)} running\t{seen}\t"
+              f"added {iso(worker.created_at)}")
+
+
+def remove_worker(settings, name):
+    """Revoke a worker's token: its next request is refused, and its running job is taken up by
+    another worker once its lease runs out."""
+    db = _open_db(settings)
+    with db.session() as session:
+        worker = workers.find_worker(session, name)
+        if worker is None:
+            raise UsageError(f"no worker named {name}", hint=f"see `{PROG} list-workers`")
+        session.delete(worker)
+        session.commit()
+    print(f"Removed worker {name}: its token no longer works.")
 
 
 def _definition(catalog, task):

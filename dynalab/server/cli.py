@@ -1,4 +1,5 @@
-"""``dynalab-server``: run the evaluation server, and administer its users, quotas and datasets.
+"""``dynalab-server``: run the evaluation server or a worker of it, and administer its users, quotas,
+datasets and workers.
 
 Each subcommand is bound to its function (``set_defaults(command=...)``),
 whose parameters are the subcommand's own arguments; the options that are
@@ -9,6 +10,7 @@ non-zero exit.
 """
 
 import argparse
+import os
 import sys
 from typing import Literal, get_args, get_origin
 
@@ -22,10 +24,14 @@ from dynalab.server.settings import Settings, env_variable, load_settings, optio
 PROG = admin.PROG
 COMMON_SETTINGS = ("data_dir", "database_url")
 RUN_SETTINGS = ("host", "port", "max_upload_bytes", "max_unpacked_bytes", "token_ttl",
-                "header_timeout", "body_timeout", "max_connections", "log_level", "workers", "backend")
+                "header_timeout", "body_timeout", "max_connections", "log_level", "workers", "backend", "broker",
+                "smtp_url", "smtp_from", "webhook_url", "public_url", "lease_seconds")
 METAVARS = {"data_dir": "DIR", "database_url": "URL", "max_upload_bytes": "BYTES", "max_unpacked_bytes": "BYTES",
             "token_ttl": "SECONDS", "header_timeout": "SECONDS", "body_timeout": "SECONDS",
-            "max_connections": "N", "workers": "N"}
+            "max_connections": "N", "workers": "N", "broker": "URL", "smtp_url": "URL",
+            "smtp_from": "ADDR", "webhook_url": "URL", "public_url": "URL",
+            "lease_seconds": "SECONDS"}
+WORKER_TOKEN_VARIABLE = "DYNALAB_WORKER_TOKEN"
 
 
 def run(settings):
@@ -34,6 +40,36 @@ def run(settings):
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     serve(settings)
+
+
+def worker(broker, api_url, worker_token, queue, concurrency, backend, work_dir, log_level):
+    """Run a Celery worker for the server at ``api_url`` until interrupted."""
+    from dynalab.errors import UsageError
+    from dynalab.server.jobs.celery_executor import QUEUES, run_worker
+    from dynalab.server.serve import job_function
+
+    token = worker_token or os.environ.get(WORKER_TOKEN_VARIABLE, "")
+    if not token:
+        raise UsageError("no worker token given",
+                         hint=f"give --worker-token T or set {WORKER_TOKEN_VARIABLE}; the server's administrator "
+                              "issues one with `dynalab-server add-worker NAME`")
+    queues = [name for value in (queue or ["cpu"]) for name in value.split(",") if name]
+    unknown = [name for name in queues if name not in QUEUES]
+    if unknown:
+        raise UsageError(f"--queue {unknown[0]}: unknown queue", hint=f"the queues are {', '.join(QUEUES)}")
+    if concurrency < 1:
+        raise UsageError(f"--concurrency must be 1 or more, not {concurrency}")
+    if "gpu" in queues:
+        from dynalab.isolation.gpu import missing_gpu
+
+        why = missing_gpu(True, backend)
+        if why:
+            print(f"{PROG} worker: warning: --queue gpu, but {why.replace('the task needs a GPU, and ', '')}: "
+                  "the GPU jobs it takes will fail and be tried again elsewhere", file=sys.stderr)
+    function = job_function()
+    if function is None:
+        raise UsageError("this version of Dynalab has no job function: a worker would run nothing")
+    run_worker(broker, api_url, token, queues, concurrency, backend, work_dir, function, log_level)
 
 
 def build_parser():
@@ -75,7 +111,35 @@ def build_parser():
     listing.add_argument("--task", help="only this task's")
     _task_and_dataset_name(command("remove-dataset", admin.remove_dataset,
                                    "remove a dataset and its evaluations"))
+    command("add-worker", admin.add_worker,
+            "allow a remote worker to run jobs, print its token").add_argument("name")
+    command("list-workers", admin.list_workers, "list the remote workers")
+    command("remove-worker", admin.remove_worker, "revoke a remote worker's token").add_argument("name")
+    _worker_arguments(commands.add_parser(
+        "worker", help="run a worker on this machine for a server started with --broker (needs no data dir)"))
     return parser
+
+
+def _worker_arguments(parser):
+    parser.set_defaults(command=worker, settings=False)
+    parser.add_argument("--broker", required=True, metavar="URL",
+                        help="the server's Celery broker, e.g. redis://HOST:6379/0")
+    parser.add_argument("--api-url", required=True, metavar="URL",
+                        help="the server's URL, e.g. http://HOST:8000: the worker fetches jobs' inputs there "
+                             "and posts their results")
+    parser.add_argument("--worker-token", metavar="T",
+                        help=f"this worker's token, from `dynalab-server add-worker NAME` (or set "
+                             f"{WORKER_TOKEN_VARIABLE}, which other local users cannot see)")
+    parser.add_argument("--queue", action="append", metavar="NAME",
+                        help="a queue to take jobs from: cpu or gpu (repeat, or comma-separate; default cpu)")
+    parser.add_argument("--concurrency", type=int, default=1, metavar="N",
+                        help="jobs run at once, each in a process of its own (default 1)")
+    parser.add_argument("--backend", choices=("sandbox", "docker"), default="sandbox",
+                        help="where uploaded models run: sandbox or docker (default sandbox)")
+    parser.add_argument("--work-dir", metavar="DIR",
+                        help="folder for downloaded archives (default ./dynalab-worker)")
+    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info",
+                        help="what the worker logs (default info)")
 
 
 def _task_and_dataset_name(parser):
@@ -119,9 +183,13 @@ def main(argv=None):
     arguments = vars(build_parser().parse_args(argv))
     command = arguments.pop("command")
     del arguments["subcommand"]
-    options = {name: arguments.pop(name) for name in list(arguments) if name in Settings.model_fields}
+    needs_settings = arguments.pop("settings", True)
+    options = {name: arguments.pop(name) for name in list(arguments)
+               if needs_settings and name in Settings.model_fields}
     settings = None
     try:
+        if not needs_settings:
+            return command(**arguments) or 0
         settings = load_settings(options)
         return command(settings, **arguments) or 0
     except DynalabError as error:

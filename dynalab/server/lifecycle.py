@@ -52,6 +52,8 @@ EVALUATION_MOVES = {
     "done": {"pending"},
     "failed": {"pending"},
 }
+ENDS = ("evaluated", "failed")  # where a model's uploader is told (``notifications``)
+ENDED = "dynalab.models_ended"  # the key, in a session's ``info``, of the models it moved to one of ENDS
 MODEL_STATES = tuple(state for state in MODEL_MOVES if state)
 EVALUATION_STATES = tuple(state for state in EVALUATION_MOVES if state)
 # The states in which a model has been deployed, so a new dataset of its task is evaluated at once.
@@ -94,6 +96,8 @@ def _move(session, record, to, moves, model_id, dataset_id, detail):
     record.status = to
     if isinstance(record, Upload):
         record.updated_at = now
+        if to in ENDS:
+            session.info.setdefault(ENDED, set()).add(model_id)  # told once committed (notifications)
     session.add(HistoryEntry(model_id=model_id, dataset_id=dataset_id, from_status=current, to_status=to,
                              at=now, detail=_one_line(detail)))
     return True

@@ -21,6 +21,8 @@ from dynalab.server.db.database import open_database
 from dynalab.server.http_timeouts import protocol_class
 from dynalab.server.intake.storage import prepare_data_dir
 from dynalab.server.jobs.executor import EmbeddedExecutor
+from dynalab.server.jobs.protocol import HEARTBEAT_SECONDS
+from dynalab.server.notifications import Notifier
 from dynalab.server.task_catalog import load_catalog
 
 SECRET_PARAMETERS = {"api_token"}
@@ -34,7 +36,7 @@ def serve(settings):
     with _data_dir_lock(settings):
         prepare_data_dir(settings)
         if settings.backend == "docker":
-            _remove_leftover_containers(settings)
+            remove_leftover_containers(settings.scratch_dir)
         catalog = load_catalog(settings.tasks_dir)
         sock = _listen(settings.host, settings.port)  # a busy port fails before anything is changed
         db = open_database(settings.database_url)
@@ -42,9 +44,7 @@ def serve(settings):
         if before != after:
             logging.getLogger("dynalab.server").info(
                 "database upgraded from revision %s to %s", before or "(empty)", after)
-        job_function = _job_function()
-        executor = EmbeddedExecutor(db, settings, catalog, job_function, backend=settings.backend,
-                                    workers=settings.workers if job_function else 0)
+        executor = _executor(db, settings, catalog)
         app = create_app(settings, db=db, catalog=catalog, executor=executor)
         config = uvicorn.Config(
             app, log_level=log_level, timeout_graceful_shutdown=5, server_header=False,
@@ -52,21 +52,24 @@ def serve(settings):
             limit_concurrency=settings.max_connections,
         )
         logging.getLogger("uvicorn.access").addFilter(_redact_tokens)
+        notifier = _notifier(db, settings, sock)
+        notifier.start()
         executor.start()  # takes up the jobs a previous run left unfinished, before serving
         try:
             _Server(config, settings).run(sockets=[sock])
         finally:
             executor.stop()
+            notifier.stop()
             db.dispose()
 
 
-def _remove_leftover_containers(settings):
-    """A killed server's job containers are still running: they go before any job starts again."""
+def remove_leftover_containers(scratch_dir):
+    """A killed server's (or worker's) job containers are still running: they go before any job starts again."""
     from dynalab.errors import IntegratedTestFailed
-    from dynalab.server.jobs.work import remove_leftover_containers
+    from dynalab.server.jobs import work
 
     try:
-        removed = remove_leftover_containers(settings.scratch_dir)
+        removed = work.remove_leftover_containers(scratch_dir)
     except IntegratedTestFailed as error:  # no Docker: the jobs will say so, as infrastructure failures
         logging.getLogger("dynalab.server").warning("%s", error)
         return
@@ -74,7 +77,27 @@ def _remove_leftover_containers(settings):
         logging.getLogger("dynalab.server").info("removed %d container(s) left by jobs of an earlier run", removed)
 
 
-def _job_function():
+def _notifier(db, settings, sock):
+    host, port = sock.getsockname()[:2]
+    public_url = settings.public_url or f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    return Notifier(db, public_url, smtp_url=settings.smtp_url, smtp_from=settings.smtp_from,
+                    webhook_url=settings.webhook_url)
+
+
+def _executor(db, settings, catalog):
+    """Celery workers with ``--broker``, else the embedded worker."""
+    if settings.broker:
+        from dynalab.server.jobs.celery_executor import CeleryExecutor  # celery is needed only here
+
+        return CeleryExecutor(db, settings, catalog, settings.broker, lease_seconds=settings.lease_seconds)
+    function = job_function()
+    return EmbeddedExecutor(db, settings, catalog, function, backend=settings.backend,
+                            workers=settings.workers if function else 0, lease_seconds=settings.lease_seconds,
+                            heartbeat_seconds=min(HEARTBEAT_SECONDS, settings.lease_seconds / 4))
+
+
+def job_function():
+    """``jobs.work.run_job``, or None in a version without it."""
     try:
         from dynalab.server.jobs.work import run_job
     except ModuleNotFoundError as error:

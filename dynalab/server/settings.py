@@ -74,6 +74,29 @@ class Settings(BaseSettings):
     backend: Literal["sandbox", "docker"] = Field(
         "sandbox", description="where uploaded models run: sandbox or docker (default sandbox)")
 
+    broker: str = Field(
+        "", description="Celery broker URL, e.g. redis://127.0.0.1:6379/0: jobs go to `dynalab-server worker` "
+                        "processes instead of the embedded worker (default: none, the embedded worker runs them)")
+    smtp_url: str = Field(
+        "", description="mail server, smtp://HOST:PORT: the uploader gets an email when their model is "
+                        "evaluated or failed (default: no email)")
+    smtp_from: str = Field("", description="sender of those emails (default dynalab@<this host's name>)")
+    webhook_url: str = Field(
+        "", description="URL to POST the same news to, as JSON, e.g. for a lab's chat or CI (default: none)")
+    public_url: str = Field(
+        "", description="this server's URL as its users reach it, for the links in notifications "
+                        "(default http://HOST:PORT)")
+    lease_seconds: float = Field(
+        60.0, gt=0, description="seconds a job's worker may stay silent before its job is taken up by another "
+                                "(default 60; workers are heard from every 10 s, or a quarter of this)")
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp(cls, url):
+        from dynalab.server.notifications import check_smtp_url
+
+        return check_smtp_url(url) if url else url
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, data_dir):

@@ -22,6 +22,7 @@ import requests
 from dynalab.errors import IntegratedTestFailed
 from dynalab.isolation import workspace
 from dynalab.isolation.docker import image as docker_image
+from dynalab.isolation.gpu import docker_device_requests
 from dynalab.isolation.outcome import RunOutcome, copy_lines
 from dynalab.sizes import parse_size
 
@@ -108,7 +109,7 @@ PIDS_LIMIT = 1024  # torch starts a thread per core and more; a fork bomb stops 
 
 
 @contextmanager
-def container(client, tag, name, cpus, memory, command=None, volumes=None, labels=None):
+def container(client, tag, name, cpus, memory, command=None, volumes=None, labels=None, gpu=False):
     """A confined container of ``tag``, within the limits; removed on the way out, whatever happens.
 
     No network, a read-only root file system (``/tmp`` a tmpfs), every
@@ -130,6 +131,7 @@ def container(client, tag, name, cpus, memory, command=None, volumes=None, label
         environment={**workspace.forwarded_environment(), "HOME": "/tmp", "TMPDIR": "/tmp"},
         volumes=volumes or {},
         labels={docker_image.LABEL: name, **(labels or {})},
+        device_requests=docker_device_requests(gpu),  # gpu: the task needs one (its limits say so)
         detach=True,
     )
     try:

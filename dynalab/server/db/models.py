@@ -1,6 +1,6 @@
 """The server's records: users, their bearer tokens, uploads (the models), task quotas,
-datasets, the evaluation of each model on each dataset, the jobs that do the work,
-and the history of every state a model or evaluation went through.
+datasets, the evaluation of each model on each dataset, the jobs that do the work, the
+remote workers allowed to run them, and the history of every state a model or evaluation went through.
 
 ``Base.metadata`` is the whole schema; it changes only through a migration
 (``dynalab/server/db/migrations``), so a data dir of an earlier version upgrades. Times are stored as naive UTC (SQLite
@@ -148,6 +148,19 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     log: Mapped[str | None] = mapped_column(Text, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Worker(Base):
+    """A remote worker (``dynalab-server add-worker``): its token can fetch job inputs and post job
+    results, nothing else."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class HistoryEntry(Base):

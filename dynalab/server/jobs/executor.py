@@ -20,11 +20,12 @@ from typing import Protocol
 from dynalab.server.db.models import Dataset, iso, utcnow
 from dynalab.server.jobs import reaper
 from dynalab.server.jobs.local import LocalReport, LocalSource, Stopping
-from dynalab.server.jobs.protocol import HEARTBEAT_SECONDS, LEASE_SECONDS, LeaseLost
+from dynalab.server.jobs.protocol import HEARTBEAT_SECONDS, INFRASTRUCTURE, LEASE_SECONDS, LeaseLost
 from dynalab.server.jobs.queue import claim
 
 log = logging.getLogger("dynalab.server.jobs")
 
+EMBEDDED_WORKER = "embedded"  # the name the embedded worker's evaluations record
 POLL_SECONDS = 2.0
 REAP_SECONDS = 15.0
 STOP_SECONDS = 5.0
@@ -48,38 +49,14 @@ def embedded_worker_name(data_dir):
     return "embedded-" + hashlib.sha256(where.encode()).hexdigest()[:12]
 
 
-class EmbeddedExecutor:
-    """``workers`` threads in this process running ``job_function(ticket, source, report, backend)``."""
+class ThreadedExecutor:
+    """What both executors are made of: daemon threads in the server's process, stopped together,
+    one of them the reaper (every ``reap_seconds``). Subclasses define ``start`` and ``wake``."""
 
-    def __init__(self, db, settings, catalog, job_function, workers=1, backend="sandbox",
-                 lease_seconds=LEASE_SECONDS, heartbeat_seconds=HEARTBEAT_SECONDS,
-                 poll_seconds=POLL_SECONDS, reap_seconds=REAP_SECONDS):
-        self.db, self.settings, self.catalog = db, settings, catalog
-        self.job_function = job_function
-        self.workers = workers
-        self.backend = backend
-        self.lease_seconds, self.heartbeat_seconds = lease_seconds, heartbeat_seconds
-        self.poll_seconds, self.reap_seconds = poll_seconds, reap_seconds
-        self.name = embedded_worker_name(settings.data_dir)
+    def __init__(self, db, reap_seconds):
+        self.db, self.reap_seconds = db, reap_seconds
         self._stopping = threading.Event()
-        self._queued = threading.Condition()
-        self._wakes = 0  # counts wake() calls, so that one between a claim and the wait is not lost
         self._threads = []
-
-    def start(self):
-        reaper.recover(self.db, self.name)
-        if not self.workers:
-            log.info("no embedded worker (--workers 0): jobs stay queued")
-            return
-        for index in range(self.workers):
-            self._spawn(self._work, f"dynalab-worker-{index + 1}")
-        self._spawn(self._reap, "dynalab-reaper")
-        log.info("embedded worker %s: %d thread(s), backend %s", self.name, self.workers, self.backend)
-
-    def wake(self):
-        with self._queued:
-            self._wakes += 1
-            self._queued.notify_all()
 
     def stop(self, timeout=STOP_SECONDS):
         self._stopping.set()
@@ -102,6 +79,47 @@ class EmbeddedExecutor:
         thread.start()
         self._threads.append(thread)
 
+    def _reap(self):
+        while not self._stopping.wait(self.reap_seconds):
+            try:
+                if reaper.reap(self.db):
+                    self.wake()  # the jobs queued again are taken up at once
+            except Exception:
+                log.exception("the reaper failed (trying again in %s s)", self.reap_seconds)
+
+
+class EmbeddedExecutor(ThreadedExecutor):
+    """``workers`` threads in this process running ``job_function(ticket, source, report, backend)``."""
+
+    def __init__(self, db, settings, catalog, job_function, workers=1, backend="sandbox",
+                 lease_seconds=LEASE_SECONDS, heartbeat_seconds=HEARTBEAT_SECONDS,
+                 poll_seconds=POLL_SECONDS, reap_seconds=REAP_SECONDS):
+        super().__init__(db, reap_seconds)
+        self.settings, self.catalog = settings, catalog
+        self.job_function = job_function
+        self.workers = workers
+        self.backend = backend
+        self.lease_seconds, self.heartbeat_seconds = lease_seconds, heartbeat_seconds
+        self.poll_seconds = poll_seconds
+        self.name = embedded_worker_name(settings.data_dir)
+        self._queued = threading.Condition()
+        self._wakes = 0  # counts wake() calls, so that one between a claim and the wait is not lost
+
+    def start(self):
+        reaper.recover(self.db, self.name)
+        if not self.workers:
+            log.info("no embedded worker (--workers 0): jobs stay queued")
+            return
+        for index in range(self.workers):
+            self._spawn(self._work, f"dynalab-worker-{index + 1}")
+        self._spawn(self._reap, "dynalab-reaper")
+        log.info("embedded worker %s: %d thread(s), backend %s", self.name, self.workers, self.backend)
+
+    def wake(self):
+        with self._queued:
+            self._wakes += 1
+            self._queued.notify_all()
+
     def _work(self):
         while not self._stopping.is_set():
             with self._queued:
@@ -121,45 +139,71 @@ class EmbeddedExecutor:
                 if self._wakes == wakes and not self._stopping.is_set():
                     self._queued.wait(self.poll_seconds)
 
-    def _reap(self):
-        while not self._stopping.wait(self.reap_seconds):
-            try:
-                if reaper.reap(self.db):
-                    self.wake()
-            except Exception:
-                log.exception("the reaper failed (trying again in %s s)", self.reap_seconds)
-
     def _run(self, ticket):
-        report = LocalReport(self.db, self.settings, self.catalog, ticket, self._stopping, self.lease_seconds)
+        report = LocalReport(self.db, self.settings, self.catalog, ticket, self._stopping, self.lease_seconds,
+                             worker=EMBEDDED_WORKER)
         source = LocalSource(self.db, self.settings, self.catalog, ticket)
-        what = self._describe(ticket)
-        log.info("job %d: %s of model %d, attempt %d", ticket.job_id, what, ticket.model_id, ticket.attempt)
         try:
-            with _Heartbeat(report, self.heartbeat_seconds):
-                report.note(f"=== {what}, attempt {ticket.attempt}, {iso(utcnow())} (backend {self.backend})")
-                self.job_function(ticket, source, report, self.backend)
-        except Stopping:
-            report.lost("the server stopped during the job", counts=False)
-            return
-        except LeaseLost as lost:
-            log.info("job %d: dropped (%s)", ticket.job_id, lost)
-            return
-        except Exception as error:
-            log.exception("job %d failed on the server's side", ticket.job_id)
-            report.lost(f"the job failed on the server's side: {type(error).__name__}: {error}")
-        else:
-            if not report.finished:
-                report.lost("the job ended without a result")
+            perform(self.job_function, ticket, source, report, self.backend, self._describe(ticket),
+                    self.heartbeat_seconds)
         finally:
             self.wake()  # the job may have queued others (a deployment queues the evaluations)
-        log.info("job %d: ended", ticket.job_id)
 
     def _describe(self, ticket):
         if ticket.dataset_id is None:
-            return "deployment"
+            return describe(ticket, None)
         with self.db.session() as session:
             dataset = session.get(Dataset, ticket.dataset_id)
-        return f"evaluation on dataset {dataset.name if dataset else ticket.dataset_id}"
+        return describe(ticket, dataset.name if dataset else ticket.dataset_id)
+
+
+def perform(job_function, ticket, source, report, backend, what, heartbeat_seconds, side="the server's side",
+            worker=EMBEDDED_WORKER):
+    """Run ``job_function`` on ``ticket`` with the lease renewed meanwhile, and make sure the job
+    ends: an attempt that raised or returned without a result is ``report.lost`` (tried again).
+
+    ``report`` is a ``LocalReport`` or a ``remote.RemoteReport``: besides the protocol, both have
+    ``note`` (a line of the worker's own in the log), ``lost`` and ``finished``.
+    """
+    log.info("job %d: %s of model %d, attempt %d", ticket.job_id, what, ticket.model_id, ticket.attempt)
+    try:
+        with _Heartbeat(report, heartbeat_seconds):
+            report.note(f"=== {what}, attempt {ticket.attempt}, {iso(utcnow())} (backend {backend})")
+            if not _refused_for_want_of_a_gpu(source, report, backend, worker):
+                job_function(ticket, source, report, backend)
+    except Stopping:
+        report.lost("the server stopped during the job", counts=False)
+        return
+    except LeaseLost as lost:
+        log.info("job %d: dropped (%s)", ticket.job_id, lost)
+        return
+    except Exception as error:
+        log.exception("job %d failed on %s", ticket.job_id, side)
+        report.lost(f"the job failed on {side}: {type(error).__name__}: {error}")
+    else:
+        if not report.finished:
+            report.lost("the job ended without a result")
+    log.info("job %d: ended", ticket.job_id)
+
+
+def _refused_for_want_of_a_gpu(source, report, backend, worker):
+    """True (the job failed as ``infrastructure``: tried again, maybe elsewhere) when the task needs
+    a GPU that this worker cannot give it."""
+    from dynalab.isolation.gpu import missing_gpu
+    from dynalab.tasks.limits import limits_of
+
+    why = missing_gpu(limits_of(source.task_definition())["gpu"], backend)
+    if why is None:
+        return False
+    report.failed(INFRASTRUCTURE, f"worker {worker}: {why}",
+                  "the server's administrator runs the task's jobs on a machine with a GPU: "
+                  "`dynalab-server worker --queue gpu --backend docker ...` there")
+    return True
+
+
+def describe(ticket, dataset_name):
+    """How a job is named in its log: ``deployment`` or ``evaluation on dataset NAME``."""
+    return "deployment" if ticket.dataset_id is None else f"evaluation on dataset {dataset_name}"
 
 
 class _Heartbeat:

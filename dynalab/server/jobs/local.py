@@ -70,11 +70,14 @@ class LocalReport:
     """What a job tells the server, written straight to the database (see ``protocol.JobReport``).
 
     ``stopping`` (an Event) is set when the server stops; ``finished`` tells
-    the executor whether the job ended with a result.
+    the executor whether the job ended with a result; ``worker`` is the name
+    the evaluations record. The worker API (``routes.worker_api``) makes one
+    for each request of a remote worker.
     """
 
-    def __init__(self, db, settings, catalog, ticket, stopping=None, lease_seconds=LEASE_SECONDS):
+    def __init__(self, db, settings, catalog, ticket, stopping=None, lease_seconds=LEASE_SECONDS, worker=None):
         self.db, self.settings, self.catalog, self.ticket = db, settings, catalog, ticket
+        self.worker = worker  # the name its evaluations record
         self.stopping = stopping or threading.Event()
         self.lease_seconds = lease_seconds
         self.finished = False
@@ -109,7 +112,7 @@ class LocalReport:
 
     def evaluating(self):
         with self._holding() as (session, job, model):
-            lifecycle.evaluation_started(session, model, job.dataset_id)
+            lifecycle.evaluation_started(session, model, job.dataset_id, self.worker)
 
     def predictions(self, responses, examples_per_second, peak_memory_mb):
         from dynalab.server import datasets

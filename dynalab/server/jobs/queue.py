@@ -41,13 +41,15 @@ def enqueue(session, model_id, dataset_id):
     return job
 
 
-def claim(db, worker, lease_seconds=LEASE_SECONDS):
-    """The ``Ticket`` of the oldest queued job, now running under a new lease held by ``worker``;
-    None when nothing is queued."""
+def claim(db, worker, lease_seconds=LEASE_SECONDS, job_id=None):
+    """The ``Ticket`` of the oldest queued job (or of job ``job_id``, if it is queued), now running
+    under a new lease held by ``worker``; None when nothing (or not that job) is queued."""
     now = utcnow()
     token = secrets.token_hex(16)
-    oldest = (select(Job.id).where(Job.state == "queued").order_by(Job.id).limit(1)
-              .with_for_update(skip_locked=True).scalar_subquery())
+    candidates = select(Job.id).where(Job.state == "queued")
+    if job_id is not None:
+        candidates = candidates.where(Job.id == job_id)
+    oldest = candidates.order_by(Job.id).limit(1).with_for_update(skip_locked=True).scalar_subquery()
     statement = (
         update(Job).where(Job.id == oldest, Job.state == "queued")
         .values(state="running", attempt=Job.attempt + 1, lease_token=token,
@@ -88,6 +90,7 @@ def requeue(session, job, reason, counts=True):
     """Queue ``job`` again after an attempt without a result (``counts=False``: the attempt is given back)."""
     job.state, job.error = "queued", reason
     job.lease_token = job.lease_expires_at = job.worker = None
+    job.dispatched_at = None  # to be sent to a remote worker again
     if not counts:
         job.attempt = max(0, job.attempt - 1)
 

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
-from dynalab.server import auth
+from dynalab.server import auth, workers
 from dynalab.server import settings as server_settings
 from dynalab.server.db import database, models
 from dynalab.server.intake import upload
@@ -45,7 +45,13 @@ def get_failed_sign_ins(request: Request) -> FailedSignIns:
     return request.app.state.failed_sign_ins
 
 
+def get_executor(request: Request):
+    """The executor (``jobs.executor``) running the jobs, or None."""
+    return request.app.state.executor
+
+
 Settings = Annotated[server_settings.Settings, Depends(get_settings)]
+Executor = Annotated[object, Depends(get_executor)]
 Database = Annotated[database.Database, Depends(get_database)]
 Catalog = Annotated[TaskCatalog, Depends(get_catalog)]
 Intake = Annotated[upload.UploadIntake, Depends(get_intake)]
@@ -72,6 +78,10 @@ def bearer_user(request: Request, db: Database) -> models.User:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise unauthorized(f"missing bearer token: {BEARER_HELP}", close)
+    if workers.is_worker_token(token.strip()):
+        raise HTTPException(status_code=403, detail="a worker token can only claim jobs, fetch their inputs and "
+                                                    "post their results (under /worker)",
+                            headers={"Connection": "close"} if close else None)
     with db.session() as session:
         user = auth.user_for_bearer(session, token.strip())
     if user is None:

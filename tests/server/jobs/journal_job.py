@@ -14,9 +14,13 @@ the model's name, one behaviour per name:
     no-result    returns without a result
     waits        first attempt only: waits (heartbeating) for ``folder/release``, then deploys
     stalls       first attempt only: waits for ``folder/release`` without a heartbeat, then deploys
+    waits-evaluating  first attempt of each evaluation only: waits (heartbeating) for ``folder/release``
+
+The ``waiting`` entries name the process (``pid``) and its parent (``ppid``), for the tests that kill one.
 """
 
 import json
+import os
 import tarfile
 import time
 from pathlib import Path
@@ -67,7 +71,14 @@ class JournalJob:
         if ticket.is_deploy:
             self._deploy(name, ticket, report)
         else:
-            self._evaluate(ticket, source, report)
+            self._evaluate(name, ticket, source, report)
+
+    def _wait(self, name, ticket, report):
+        self.write(ticket, "waiting", pid=os.getpid(), ppid=os.getppid())
+        while not (self.folder / "release").exists():
+            if name != "stalls":
+                report.heartbeat()
+            time.sleep(0.05)
 
     def _deploy(self, name, ticket, report):
         report.deploying()
@@ -77,15 +88,13 @@ class JournalJob:
                           "list transformers in the config's requirements")
             return
         if name in ("waits", "stalls") and ticket.attempt == 1:
-            self.write(ticket, "waiting")
-            while not (self.folder / "release").exists():
-                if name == "waits":
-                    report.heartbeat()
-                time.sleep(0.05)
+            self._wait(name, ticket, report)
         report.deployed()
 
-    def _evaluate(self, ticket, source, report):
+    def _evaluate(self, name, ticket, source, report):
         report.evaluating()
+        if name == "waits-evaluating" and ticket.attempt == 1:
+            self._wait(name, ticket, report)
         labels = next(field["labels"] for field in source.task_definition()["config"]["input"]
                       if field.get("type") == "multiclass")
         started = time.monotonic()
