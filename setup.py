@@ -18,6 +18,7 @@ setup(
     package_data={
         "dynalab.templates": ["*.template"],
         "dynalab.tasks.definitions": ["*.yaml"],
+        "dynalab.server.web": ["templates/*.html", "static/*"],
     },
     install_requires=[
         "invoke>=2.2",
@@ -33,9 +34,11 @@ setup(
         "server": ["fastapi>=0.115", "uvicorn>=0.29", "sqlalchemy>=2.0", "python-multipart>=0.0.13",
                    "itsdangerous>=2.0", "pydantic-settings>=2.3", "alembic>=1.13",
                    # the metrics: macro_f1 (scikit-learn), bleu (sacrebleu)
-                   "scikit-learn>=1.3", "sacrebleu>=2.3"],
+                   "scikit-learn>=1.3", "sacrebleu>=2.3",
+                   "jinja2>=3.1"],  # the web pages' templates
         "postgres": ["psycopg[binary]>=3.1"],
-        "test": ["pytest>=7"],
+        "test": ["pytest>=7",
+                 "selenium>=4.20"],  # the web pages, in a real browser (Debian's chromium, see .ci/setup)
     },
     entry_points={
         "console_scripts": [

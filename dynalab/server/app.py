@@ -7,12 +7,14 @@ The shared parts are kept on ``app.state``; routes get them through the
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from dynalab import __version__
 from dynalab.server.db.database import Database
 from dynalab.server.intake.storage import BlobStore
 from dynalab.server.intake.upload import UploadIntake
-from dynalab.server.routes import api, models, pages
+from dynalab.server import web
+from dynalab.server.routes import api, boards, models, pages
 from dynalab.server.sign_in_limits import FailedSignIns
 from dynalab.server.task_catalog import TaskCatalog
 from dynalab.server.web_session import WebSessions
@@ -31,8 +33,9 @@ def create_app(settings, db=None, catalog=None, executor=None):
                                     BlobStore(settings.blobs_dir), queued=executor.wake if executor else None)
     app.state.web_sessions = WebSessions.from_key_file(settings.session_key_file)
     app.state.failed_sign_ins = FailedSignIns()
-    for module in (api, models, pages):
+    for module in (api, models, pages, boards):
         app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(Exception, _internal_error)
     return app

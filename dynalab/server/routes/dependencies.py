@@ -83,6 +83,18 @@ def bearer_user(request: Request, db: Database) -> models.User:
 BearerUser = Annotated[models.User, Depends(bearer_user)]
 
 
+def viewer(request: Request, db: Database, sessions: Sessions) -> models.User | None:
+    """Who is asking: the bearer token's user when the request has one (401 if it is not valid),
+    else the user signed in on the web pages, else None (anyone)."""
+    if request.headers.get("authorization"):
+        return bearer_user(request, db)
+    with db.session() as session:
+        return sessions.user(sessions.read(request), session)
+
+
+Viewer = Annotated[models.User | None, Depends(viewer)]
+
+
 def unauthorized(detail, close=False):
     headers = {"WWW-Authenticate": "Bearer", **({"Connection": "close"} if close else {})}
     return HTTPException(status_code=401, detail=detail, headers=headers)
