@@ -73,5 +73,9 @@ class ServerError(DynalabError, exit_code=8, means="evaluation server unreachabl
     """Raised when the evaluation server cannot be reached or fails (5xx)."""
 
 
+class PublishRefused(DynalabError, exit_code=9, means="publish refused by the server (the model is not evaluated)"):
+    """Raised when the server refuses to publish a model; the message holds its reason."""
+
+
 class Interrupted(DynalabError, exit_code=130, means="interrupted (Ctrl-C, or end of input at a prompt)"):
     """Raised when the user stops a command (Ctrl-C, or end of input at a prompt)."""
