@@ -75,6 +75,12 @@ class Column:
     kind: str  # rank | text | dataset | metric | dynascore
     metric: str = None
     dataset: str = None
+    short: str = None  # the header's text, under its group (default: the label)
+    unit: str = None
+
+    def __post_init__(self):
+        if self.short is None:
+            object.__setattr__(self, "short", self.label)
 
     @property
     def numeric(self):
@@ -238,11 +244,12 @@ def _state(status):
 
 def _columns(main, others, scoring):
     columns = [Column("rank", "Rank", "rank"), Column("model", "Model", "text"), Column("owner", "Owner", "text")]
-    columns += [Column(f"dataset:{dataset.name}", f"{dataset.name} ({main})", "dataset", main, dataset.name)
-                for dataset in scoring]
+    columns += [Column(f"dataset:{dataset.name}", f"{dataset.name} ({main})", "dataset", main, dataset.name,
+                       short=dataset.name) for dataset in scoring]
     columns += [Column(name, name, "metric", name) for name in others]
-    columns += [Column(ds.THROUGHPUT, "Throughput (examples/s)", "metric", ds.THROUGHPUT),
-                Column(ds.MEMORY, "Memory (MB)", "metric", ds.MEMORY),
+    columns += [Column(ds.THROUGHPUT, "Throughput (examples/s)", "metric", ds.THROUGHPUT, short="Throughput",
+                       unit="examples/s"),
+                Column(ds.MEMORY, "Memory (MB)", "metric", ds.MEMORY, short="Memory", unit="MB"),
                 Column("dynascore", "Dynascore", "dynascore")]
     return columns
 

@@ -56,7 +56,9 @@ def checked_card(card, source="card"):
     try:
         return validate_document(card, CARD_FIELDS, source)
     except ConfigError as error:
-        raise Refused(f"{error} ({error.hint})" if error.hint else str(error)) from None
+        # cerberus says "value does not match regex '...'": the hint says it for people.
+        message = str(error).split(": value does not match regex")[0]
+        raise Refused(f"{message}: {error.hint}" if error.hint else message) from None
 
 
 def card_from_form_field(text):

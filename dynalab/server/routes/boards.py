@@ -34,6 +34,7 @@ def home(request: Request, catalog: Catalog, session: DbSession, sessions: Sessi
     tasks = [{"code": code, "name": catalog.definitions[code].get("name", code),
               "description": catalog.definitions[code].get("description", ""),
               "models": published.get(code, 0), "datasets": datasets.get(code, 0)} for code in catalog.codes()]
+    tasks.sort(key=lambda task: -task["models"])  # the tasks with leaderboards first (the sort is stable)
     return web.page("home.html", title="Tasks", root="", here="", tasks=tasks,
                     signed_in=signed_in(request, sessions, session))
 

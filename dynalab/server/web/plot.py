@@ -51,15 +51,15 @@ def svg(points, x_label, y_label):
              f'aria-labelledby="plot-title"><title id="plot-title">{escape(y_label)} against {escape(x_label)}; '
              f'{len(front)} of {len(points)} models on the Pareto front</title>',
              f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" class="frame"/>']
-    for i in range(TICKS + 1):
-        xv = x_lo + (x_hi - x_lo) * i / TICKS
-        yv = y_lo + (y_hi - y_lo) * i / TICKS
-        x, y = LEFT + plot_w * i / TICKS, TOP + plot_h - plot_h * i / TICKS
+    for value in _ticks(x_lo, x_hi, log_x):
+        x = LEFT + (value - x_lo) / (x_hi - x_lo) * plot_w
         parts.append(f'<line x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" y2="{TOP + plot_h}" class="grid"/>'
                      f'<text x="{x:.1f}" y="{TOP + plot_h + 18}" class="tick" text-anchor="middle">'
-                     f'{_number(10 ** xv if log_x else xv)}</text>')
+                     f'{_number(10 ** value if log_x else value)}</text>')
+    for value in _ticks(y_lo, y_hi):
+        y = TOP + plot_h - (value - y_lo) / (y_hi - y_lo) * plot_h
         parts.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{LEFT + plot_w}" y2="{y:.1f}" class="grid"/>'
-                     f'<text x="{LEFT - 8}" y="{y + 4:.1f}" class="tick" text-anchor="end">{_number(yv)}</text>')
+                     f'<text x="{LEFT - 8}" y="{y + 4:.1f}" class="tick" text-anchor="end">{_number(value)}</text>')
     scale = " (log scale)" if log_x else ""
     parts.append(f'<text x="{LEFT + plot_w / 2}" y="{HEIGHT - 8}" class="axis" text-anchor="middle">'
                  f'{escape(x_label)}{scale} →</text>'
@@ -86,6 +86,19 @@ def svg(points, x_label, y_label):
         parts.append("</a>")
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _ticks(lo, hi, log=False):
+    """Round values between ``lo`` and ``hi`` for the axis: steps of 1, 2 or 5 times a power of ten
+    (on a log axis, ``lo`` and ``hi`` are logarithms: 1, 2 and 5 of each decade)."""
+    if log:
+        marks = [math.log10(m * 10 ** e) for e in range(math.floor(lo), math.ceil(hi) + 1) for m in (1, 2, 5)]
+        return [mark for mark in marks if lo <= mark <= hi]
+    raw = (hi - lo) / TICKS
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if raw <= m * power)
+    first = math.ceil(lo / step) * step
+    return [first + i * step for i in range(int((hi - first) / step + 1e-9) + 1)]
 
 
 def _range(values):
