@@ -4,6 +4,8 @@ The shared parts are kept on ``app.state``; routes get them through the
 ``Annotated`` types of ``routes.dependencies``, never from ``app.state``.
 """
 
+import time
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -36,9 +38,18 @@ def create_app(settings, db=None, catalog=None, executor=None):
     for module in (api, models, pages, boards):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
+    app.middleware("http")(_server_timing)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(Exception, _internal_error)
     return app
+
+
+async def _server_timing(request: Request, call_next):
+    # How long the server took to answer, for benchmarks and browsers' developer tools.
+    started = time.perf_counter()
+    response = await call_next(request)
+    response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+    return response
 
 
 async def _invalid_request(request: Request, error: RequestValidationError):

@@ -14,6 +14,7 @@ it is ranked after the models that have one. Averages are the datasets'
 """
 
 import json
+import operator
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -182,55 +183,65 @@ def board(session, catalog, code, weights_text=None, sort="rank", order=None):
 
 
 def _rows(session, code, scoring, main, others):
+    # Columns, not ORM objects: a board of 1,000 models reads 5,000 evaluations.
     models = session.execute(
-        select(Upload, User.email).join(User, Upload.user_id == User.id)
+        select(Upload.id, Upload.name, Upload.status, Upload.published_at, Upload.card_anonymous, User.email)
+        .join(User, Upload.user_id == User.id)
         .where(Upload.task_code == code, Upload.published.is_(True)).order_by(Upload.id)).all()
     names = {dataset.id: dataset.name for dataset in scoring}
     evaluations = {}
     if scoring and models:
-        for evaluation in session.scalars(
-                select(Evaluation).join(Upload, Evaluation.model_id == Upload.id)
+        for model_id, dataset_id, status, metrics, per_second, memory in session.execute(
+                select(Evaluation.model_id, Evaluation.dataset_id, Evaluation.status, Evaluation.metrics,
+                       Evaluation.examples_per_second, Evaluation.peak_memory_mb)
+                .join(Upload, Evaluation.model_id == Upload.id)
                 .where(Upload.task_code == code, Upload.published.is_(True),
                        Evaluation.dataset_id.in_(list(names)))):
-            evaluations[evaluation.model_id, evaluation.dataset_id] = evaluation
+            done = status == "done"
+            evaluations[model_id, dataset_id] = {
+                "status": status, "metrics": json.loads(metrics or "{}") if done else {},
+                "examples_per_second": per_second if done else None, "peak_memory_mb": memory if done else None}
+    weights = [(dataset.id, dataset.name, dataset.weight) for dataset in scoring]
+    metric_names = ds.metric_names(main, others)
     rows = []
-    for model, email in models:
-        entries = {}
-        for dataset in scoring:
-            evaluation = evaluations.get((model.id, dataset.id))
-            done = evaluation is not None and evaluation.status == "done"
-            entries[dataset.name] = {
-                "status": evaluation.status if evaluation is not None else PENDING,
-                "metrics": json.loads(evaluation.metrics or "{}") if done else {},
-                "examples_per_second": evaluation.examples_per_second if done else None,
-                "peak_memory_mb": evaluation.peak_memory_mb if done else None,
-            }
-        rows.append(Row(model.id, model.name, owner_name(model, email), model.status,
-                        iso(model.published_at) if model.published_at else None, entries,
-                        _averaged(entries, scoring, ds.metric_names(main, others))))
+    for model_id, name, status, published_at, anonymous, email in models:
+        entries = {dataset_name: evaluations.get((model_id, dataset_id)) or {
+            "status": PENDING, "metrics": {}, "examples_per_second": None, "peak_memory_mb": None}
+            for dataset_id, dataset_name, _ in weights}
+        rows.append(Row(model_id, name, owner_name(anonymous, email), status,
+                        iso(published_at) if published_at else None, entries,
+                        _averaged(entries, weights, metric_names)))
     return rows
 
 
-def owner_name(model, email):
+def owner_name(anonymous, email):
     """How a model's owner is shown: the email's name part (no address for spammers), or "anonymous"."""
-    return "anonymous" if model.card_anonymous else email.partition("@")[0]
+    return "anonymous" if anonymous else email.partition("@")[0]
 
 
-def _averaged(entries, scoring, names):
+def _averaged(entries, weights, names):
+    """{metric: Cell} of the weighted means over the scoring datasets (``weights``: (id, name, weight))."""
+    total = sum(weight for _, _, weight in weights)
+    if not weights or not total:
+        return {name: Cell(None, PENDING) for name in names}
+    missing = None
+    for _, dataset_name, _ in weights:
+        if entries[dataset_name]["status"] != "done":
+            missing = FAILED if entries[dataset_name]["status"] == FAILED or missing == FAILED else PENDING
+    if missing:
+        return {name: Cell(None, missing) for name in names}
+    shown = [entries[dataset_name] for _, dataset_name, _ in weights]
+    factors = [weight for _, _, weight in weights]
     cells = {}
-    total = sum(dataset.weight for dataset in scoring)
     for name in names:
-        values = []
-        for dataset in scoring:
-            entry = entries[dataset.name]
-            value = entry.get(name) if name in (ds.THROUGHPUT, ds.MEMORY) else entry["metrics"].get(name)
-            values.append((value, dataset.weight, entry["status"]))
-        if not scoring or not total:
-            cells[name] = Cell(None, PENDING)
-        elif any(value is None for value, _, _ in values):
-            cells[name] = Cell(None, FAILED if any(status == FAILED for _, _, status in values) else PENDING)
+        if name in (ds.THROUGHPUT, ds.MEMORY):
+            values = [entry[name] for entry in shown]
         else:
-            cells[name] = Cell(sum(value * weight for value, weight, _ in values) / total)
+            values = [entry["metrics"].get(name) for entry in shown]
+        if None in values:
+            cells[name] = Cell(None, PENDING)  # done, but without this metric (a task changed its metrics)
+        else:
+            cells[name] = Cell(sum(map(operator.mul, values, factors)) / total)
     return cells
 
 

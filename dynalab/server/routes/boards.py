@@ -8,10 +8,11 @@ which are answered by a redirect to the same view with ``weights``, so every vie
 
 import csv
 import io
+import json
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 
 from dynalab.server import leaderboard, web
@@ -23,6 +24,7 @@ from dynalab.server.web.plot import Point, svg
 router = APIRouter()
 
 WEIGHT_FIELD = "w."
+PAGE_SIZE = 100  # rows of the leaderboard per page (the downloads hold them all)
 
 
 @router.get("/")
@@ -51,6 +53,12 @@ def task_page(code: str, request: Request, catalog: Catalog, session: DbSession,
     if isinstance(result, Response):
         return result
     query = _query(result)
+    pages = max(1, -(-len(result.rows) // PAGE_SIZE))
+    page = request.query_params.get("page", "1")
+    page = min(int(page), pages) if page.isdigit() and int(page) > 0 else 1
+    start = (page - 1) * PAGE_SIZE
+    shown = result.rows[start:start + PAGE_SIZE]
+    page_links = {number: f"{code}?{_query(result, page=number)}" for number in range(1, pages + 1)}
     points = [Point(row.averaged[ds.THROUGHPUT].value, row.averaged[result.main].value, row.name,
                     f"../models/{row.model_id}") for row in result.rows if not row.dynascore.missing]
     labels = {name: name for name in result.weights}
@@ -58,6 +66,8 @@ def task_page(code: str, request: Request, catalog: Catalog, session: DbSession,
     sort_label = next(column.label for column in result.columns if column.key == result.sort)
     return web.page(
         "task.html", title=result.name, root="../", here=f"tasks/{code}", board=result, query=query,
+        table_rows=_table(result, shown), pages=pages, page=page, page_links=page_links, first=start + 1,
+        last=start + len(shown),
         sort_links={column.key: _sort_link(result, column) for column in result.columns},
         sort_label=sort_label, weight_labels=labels, fields=_fields(result.definition),
         memory_limit=leaderboard.memory_limit_mb(result.definition),
@@ -68,7 +78,8 @@ def task_page(code: str, request: Request, catalog: Catalog, session: DbSession,
 @router.get("/tasks/{code}/leaderboard")
 def leaderboard_json(code: str, request: Request, catalog: Catalog, session: DbSession):
     result = _board(session, catalog, code, request, html=False)
-    return result if isinstance(result, Response) else result.as_json()
+    # A JSONResponse as it is: FastAPI's encoder would walk 1,000 models' dicts again first.
+    return result if isinstance(result, Response) else JSONResponse(result.as_json())
 
 
 @router.get("/tasks/{code}/leaderboard.csv")
@@ -102,6 +113,23 @@ def _board(session, catalog, code, request, html=True):
             return web.page("message.html", 400, title="This view cannot be shown", root="../", here="",
                             message=f"{error}. Open the task's page without it to start again.")
         raise HTTPException(status_code=400, detail=str(error)) from None
+
+
+def _table(result, rows):
+    """Each row with its cells after rank, model and owner, as (CSS class, text), and its Dynascore terms:
+    made here once rather than looked up cell by cell in the template (a board has 1,000 rows)."""
+    columns = result.columns[3:]
+    table = []
+    for row in rows:
+        cells = []
+        for column in columns:
+            cell = row.cell(column)
+            if cell.missing:
+                cells.append((f"num state {cell.state or ''}".strip(), cell.state or "—"))
+            else:
+                cells.append(("num dynascore" if column.key == "dynascore" else "num", web.number(cell.value)))
+        table.append((row, cells, json.dumps(row.terms) if row.terms else None))
+    return table
 
 
 def _query(result, **changes):

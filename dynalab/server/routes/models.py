@@ -180,7 +180,7 @@ def _page(request, session, catalog, sessions, viewer, model_id, error=None, sta
     notice = NOTICES.get(request.query_params.get("done", "")) if not error else None
     return web.page(
         "model.html", status, private=is_owner, title=model.name, root=root, here=f"models/{model_id}",
-        model=view, card=model.card, form_card=card or model.card, owner=owner_name(model, email), is_owner=is_owner,
+        model=view, card=model.card, form_card=card or model.card, owner=owner_name(model.card_anonymous, email), is_owner=is_owner,
         csrf=browser.csrf if is_owner and browser else "", log=model_log(session, model) if is_owner else "",
         task_name=definition.get("name", model.task_code), main=main, metric_names=names,
         size=human_size(model.size), notice=notice, error=error, card_errors=bool(error and card),

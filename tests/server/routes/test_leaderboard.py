@@ -46,7 +46,7 @@ def test_only_published_models_are_on_the_leaderboard_with_their_dynascore(board
     assert entry["datasets"][0]["metrics"] == GOOD[0]
 
     page = board.api.get("/tasks/nli", headers={"Accept": "text/html"}).text
-    assert f'href="../models/{shown}">shown</a>' in page and ">kept<" not in page
+    assert f'href="../models/{shown}">shown</a>' in page and ">kept<" not in page, page[page.find("<tbody"):][:1500]
     model = board.api.get(f"/models/{shown}", headers={"Accept": "text/html"}).text
     assert "round1" in model and "0.9" in model and "extra" in model  # its scores per dataset
 
@@ -194,3 +194,18 @@ def test_the_tasks_page_counts_published_models_and_datasets(board):
     assert "<strong>1</strong> dataset" in nli[:600]
     task = board.api.get("/tasks/nli").text
     assert "round1" in task and "secret" not in task
+
+
+def test_a_long_leaderboard_is_shown_in_pages_and_downloaded_whole(board):
+    owner = board.user("owner@example.org")
+    for number in range(101):
+        model_id = board.upload(owner, f"m{number:03}")["model_id"]
+        board.evaluate(model_id, {})  # a task without datasets: evaluated at once
+        assert board.put(owner, f"/models/{model_id}/publish").status_code == 200
+    first = board.api.get("/tasks/nli", params={"sort": "model"}).text
+    assert ">m000</a>" in first and ">m099</a>" in first and ">m100</a>" not in first
+    assert "101 published models (here 1 to 100)" in " ".join(first.split())
+    second = board.api.get("/tasks/nli", params={"sort": "model", "page": "2"}).text
+    assert ">m100</a>" in second and ">m099</a>" not in second
+    assert len(board.leaderboard(sort="model")["models"]) == 101
+    assert len(board.api.get("/tasks/nli/leaderboard.csv").text.splitlines()) == 102

@@ -49,8 +49,9 @@
       var terms = JSON.parse(row.dataset.terms || "{}");
       var score = Object.keys(terms).reduce(function (sum, name) { return sum + (w[name] || 0) / total * terms[name]; }, 0);
       row.dataset.score = score;
-      cell.querySelector("strong").textContent = Number(score.toPrecision(4)).toString();
+      cell.textContent = Number(score.toPrecision(4)).toString();
     });
+    if (table.dataset.whole !== "yes") { return; }  // one page of many: ranks and order come from the server
     var scored = rows.filter(function (row) { return row.dataset.score !== undefined; });
     scored.sort(function (a, b) { return b.dataset.score - a.dataset.score; });
     scored.forEach(function (row, index) {
