@@ -182,6 +182,16 @@ def board(session, catalog, code, weights_text=None, sort="rank", order=None):
     return result
 
 
+def standing(session, catalog, model):
+    """Where a published ``model`` stands on its board with the default weights: (its Row, the number of
+    models ranked), or None (not published, or a task the server no longer has)."""
+    if not model.published or model.task_code not in catalog:
+        return None
+    result = board(session, catalog, model.task_code)
+    row = next((row for row in result.rows if row.model_id == model.id), None)
+    return None if row is None else (row, sum(1 for other in result.rows if other.rank is not None))
+
+
 def _rows(session, code, scoring, main, others):
     # Columns, not ORM objects: a board of 1,000 models reads 5,000 evaluations.
     models = session.execute(

@@ -121,6 +121,8 @@ def test_sign_in_publish_find_it_on_the_leaderboard_reweigh_and_sort(board, brow
     browser.find_element(By.ID, "publish").click()
     assert "Published: the model is on its task's leaderboard" in browser.find_element(By.CSS_SELECTOR, ".notice").text
     assert browser.find_element(By.ID, "unpublish")
+    assert "Rank 1 of 3 on the Natural language inference leaderboard" in browser.find_element(
+        By.CSS_SELECTOR, ".standing").text
     shots.take("model-page-published")
 
     browser.find_element(By.LINK_TEXT, "leaderboard").click()
