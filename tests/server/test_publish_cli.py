@@ -2,24 +2,11 @@
 
 import json
 
-import pytest
-from board_support import Board
-
-from dynalab.testing.server_process import ServerProcess
-
 CARD = """card:
   description: Rules over word overlap.
   paper_url: https://example.org/paper
   license: MIT
 """
-
-
-@pytest.fixture
-def board(tmp_path):
-    with ServerProcess(tmp_path / "data", extra_args=("--workers", "0")) as server:
-        result = Board(server, tmp_path)
-        yield result
-        result.close()
 
 
 def test_publish_refuses_with_the_reason_until_evaluated_then_publishes_the_latest_upload(contract_nli, cli, board):

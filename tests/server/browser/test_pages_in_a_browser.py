@@ -7,17 +7,9 @@ temporary folder, and its path printed (``pytest -s`` shows them).
 """
 
 import shutil
-import sys
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the server tests' helpers
-
-from board_support import Board  # noqa: E402
-from prerequisites import missing  # noqa: E402
-
-from dynalab.testing.server_process import ServerProcess  # noqa: E402
+from prerequisites import missing
 
 CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 FAST = ({"accuracy": 0.71, "macro_f1": 0.69}, 1450.0, 310.0)
@@ -43,14 +35,6 @@ def browser():
     driver.implicitly_wait(2)
     yield driver
     driver.quit()
-
-
-@pytest.fixture
-def board(tmp_path):
-    with ServerProcess(tmp_path / "data", extra_args=("--workers", "0")) as server:
-        result = Board(server, tmp_path)
-        yield result
-        result.close()
 
 
 class Screenshots:

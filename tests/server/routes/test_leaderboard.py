@@ -4,21 +4,11 @@ import csv
 import io
 
 import pytest
-from board_support import Board
 
 from dynalab.server.evaluation import dynascore as ds
-from dynalab.testing.server_process import ServerProcess
 
 FAST = ({"accuracy": 0.70, "macro_f1": 0.68}, 900.0, 300.0)  # worse, but quick
 GOOD = ({"accuracy": 0.90, "macro_f1": 0.89}, 100.0, 300.0)  # better, but slow
-
-
-@pytest.fixture
-def board(tmp_path):
-    with ServerProcess(tmp_path / "data", extra_args=("--workers", "0")) as server:
-        result = Board(server, tmp_path)
-        yield result
-        result.close()
 
 
 def test_only_published_models_are_on_the_leaderboard_with_their_dynascore(board):
