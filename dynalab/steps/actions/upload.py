@@ -49,7 +49,7 @@ def run(run):
     record = {**receipt.as_record(), "api_url": url}
     model.state.add_upload(record)
     run.out(f"Upload done: model id {receipt.model_id}, sha256 {receipt.sha256}, {receipt.size} bytes")
-    run.out(f"  server record: {receipt.url}")
+    run.out(f"  model page:    {receipt.url} (its status and scores; publish it from there)")
     run.out(f"  local copy:    {model.project.relative(receipt.local_copy)}")
     return Outcome(details={**archive_details(archive), "upload": _upload_details(record)})
 

@@ -199,3 +199,26 @@ def test_a_long_leaderboard_is_shown_in_pages_and_downloaded_whole(board):
     assert ">m100</a>" in second and ">m099</a>" not in second
     assert len(board.leaderboard(sort="model")["models"]) == 101
     assert len(board.api.get("/tasks/nli/leaderboard.csv").text.splitlines()) == 102
+
+
+@pytest.mark.parametrize("parts", ["sqlite", "postgresql"], indirect=True)
+def test_the_board_reads_the_same_from_sqlite_and_postgresql(parts):
+    from dynalab.server import leaderboard, lifecycle, publishing
+
+    round1 = parts.add_dataset_row(name="round1")
+    ids = [parts.add_model(name=name) for name in ("fast", "good", "hidden")]
+    with parts.session() as session:
+        for model_id, score in zip(ids, (FAST, GOOD, GOOD)):
+            model = lifecycle.lock_model(session, model_id)
+            lifecycle.deploying(session, model)
+            lifecycle.deployed(session, model)
+            lifecycle.evaluation_done(session, model, round1, *score)
+            if model.name != "hidden":
+                publishing.publish(model)
+        session.commit()
+    with parts.session() as session:
+        result = leaderboard.board(session, parts.catalog, "nli", "accuracy:0,examples_per_second:1")
+    assert [(row.name, row.rank) for row in result.rows] == [("fast", 1), ("good", 2)]
+    assert result.as_json()["models"][0]["datasets"] == [
+        {"name": "round1", "status": "done", "metrics": FAST[0], "examples_per_second": 900.0,
+         "peak_memory_mb": 300.0}]
