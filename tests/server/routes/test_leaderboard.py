@@ -222,3 +222,37 @@ def test_the_board_reads_the_same_from_sqlite_and_postgresql(parts):
     assert result.as_json()["models"][0]["datasets"] == [
         {"name": "round1", "status": "done", "metrics": FAST[0], "examples_per_second": 900.0,
          "peak_memory_mb": 300.0}]
+
+
+def test_the_pages_forms_need_the_owners_session_and_its_csrf_token(board):
+    from server_support import Browser
+
+    board.add_dataset("round1")
+    owner = board.user("owner@example.org", password="a long password")
+    board.user("other@example.org", password="another password")
+    model_id = board.upload(owner, "m")["model_id"]
+    board.evaluate(model_id, {"round1": GOOD})
+    browser = Browser(board.server.url, headers={"Accept": "text/html"})
+    assert browser.sign_in("owner@example.org", "a long password").status_code == 200
+    page = browser.http.get(f"{board.server.url}/models/{model_id}", timeout=30)
+    csrf = Browser.CSRF.search(page.text).group(1)
+
+    forged = browser.http.post(f"{board.server.url}/models/{model_id}/publish", data={"csrf_token": "forged"},
+                               allow_redirects=False, timeout=30)
+    assert forged.status_code == 403 and board.leaderboard()["models"] == []
+    stranger = Browser(board.server.url)
+    stranger.sign_in("other@example.org", "another password")
+    assert stranger.http.post(f"{board.server.url}/models/{model_id}/publish", data={"csrf_token": stranger.csrf},
+                              allow_redirects=False, timeout=30).status_code == 404
+    done = browser.http.post(f"{board.server.url}/models/{model_id}/publish", data={"csrf_token": csrf},
+                             allow_redirects=False, timeout=30)
+    assert done.status_code == 303 and done.headers["location"] == f"../{model_id}?done=published"
+    assert [m["model_id"] for m in board.leaderboard()["models"]] == [model_id]
+
+    edited = browser.http.post(f"{board.server.url}/models/{model_id}/card", timeout=30, allow_redirects=False,
+                               data={"csrf_token": csrf, "description": "New words.", "license": "MIT"})
+    assert edited.status_code == 303
+    assert [m["model_id"] for m in board.leaderboard()["models"]] == [model_id]  # still published
+    too_long = browser.http.post(f"{board.server.url}/models/{model_id}/card", timeout=30,
+                                 data={"csrf_token": csrf, "description": "x" * 5001})
+    assert too_long.status_code == 400 and "at most 5000 characters" in too_long.text
