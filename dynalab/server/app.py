@@ -15,6 +15,7 @@ from dynalab import __version__
 from dynalab.server.db.database import Database
 from dynalab.server.intake.storage import BlobStore
 from dynalab.server.intake.upload import UploadIntake
+from dynalab.server.leaderboard import BoardCache
 from dynalab.server import web
 from dynalab.server.routes import api, boards, models, pages
 from dynalab.server.sign_in_limits import FailedSignIns
@@ -35,6 +36,7 @@ def create_app(settings, db=None, catalog=None, executor=None):
                                     BlobStore(settings.blobs_dir), queued=executor.wake if executor else None)
     app.state.web_sessions = WebSessions.from_key_file(settings.session_key_file)
     app.state.failed_sign_ins = FailedSignIns()
+    app.state.boards = BoardCache()
     for module in (api, models, pages, boards):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")

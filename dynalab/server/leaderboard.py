@@ -15,11 +15,13 @@ it is ranked after the models that have one. Averages are the datasets'
 
 import json
 import operator
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from dynalab.server.db.models import Dataset, Evaluation, Upload, User, iso
+from dynalab.server.db.models import Dataset, Evaluation, HistoryEntry, Upload, User, iso
 from dynalab.server.evaluation import dynascore as ds
 from dynalab.sizes import parse_size
 
@@ -182,12 +184,48 @@ def board(session, catalog, code, weights_text=None, sort="rank", order=None):
     return result
 
 
-def standing(session, catalog, model):
-    """Where a published ``model`` stands on its board with the default weights: (its Row, the number of
-    models ranked), or None (not published, or a task the server no longer has)."""
+class BoardCache:
+    """Boards already made, each kept while what it was made from is unchanged (``fingerprint``):
+    a board of 1,000 models is read and scored once, then served until a score, a publication,
+    a card or a dataset changes. Shared by the requests of one app (a lock guards it)."""
+
+    def __init__(self, size=32):
+        self.size = size
+        self._boards = OrderedDict()
+        self._lock = threading.Lock()
+
+    def board(self, session, catalog, code, weights_text=None, sort="rank", order=None):
+        key = (code, weights_text or "", sort or "rank", order or "")
+        mark = fingerprint(session, code)
+        with self._lock:
+            hit = self._boards.get(key)
+            if hit is not None and hit[0] == mark:
+                self._boards.move_to_end(key)
+                return hit[1]
+        result = board(session, catalog, code, weights_text, sort, order)
+        with self._lock:
+            self._boards[key] = (mark, result)
+            while len(self._boards) > self.size:
+                self._boards.popitem(last=False)
+        return result
+
+
+def fingerprint(session, code):
+    """What changes whenever task ``code``'s board would: every move of a model or an evaluation is a
+    history row, publishing and card edits touch ``uploads.updated_at``, datasets come and go."""
+    history = select(func.max(HistoryEntry.id)).scalar_subquery()
+    published = select(func.count(), func.max(Upload.updated_at), func.max(Upload.published_at)).where(
+        Upload.task_code == code, Upload.published.is_(True))
+    datasets = select(func.count(), func.max(Dataset.id), func.sum(Dataset.weight)).where(Dataset.task_code == code)
+    return (session.scalar(select(history)), *session.execute(published).one(), *session.execute(datasets).one())
+
+
+def standing(boards, session, catalog, model):
+    """Where a published ``model`` stands on its board (from ``boards``, a ``BoardCache``) with the default
+    weights: (its Row, the number of models ranked), or None (not published, or a task the server no longer has)."""
     if not model.published or model.task_code not in catalog:
         return None
-    result = board(session, catalog, model.task_code)
+    result = boards.board(session, catalog, model.task_code)
     row = next((row for row in result.rows if row.model_id == model.id), None)
     return None if row is None else (row, sum(1 for other in result.rows if other.rank is not None))
 

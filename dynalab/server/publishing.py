@@ -33,6 +33,7 @@ def publish(model):
     if model.published:
         return False
     model.published, model.published_at = True, utcnow()
+    model.updated_at = model.published_at  # the leaderboard's cache sees the change
     return True
 
 
@@ -40,13 +41,14 @@ def unpublish(model):
     """Take ``model`` off its leaderboard; True if it was on it."""
     if not model.published:
         return False
-    model.published = False
+    model.published, model.updated_at = False, utcnow()
     return True
 
 
 def set_card(model, card, source="card"):
     """Replace the card of ``model`` with ``card`` (a dict, validated); publication unchanged."""
     model.card = checked_card(card, source)
+    model.updated_at = utcnow()
 
 
 def checked_card(card, source="card"):

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from dynalab.server import leaderboard, web
 from dynalab.server.db.models import Dataset, Upload
 from dynalab.server.evaluation import dynascore as ds
-from dynalab.server.routes.dependencies import Catalog, DbSession, Sessions
+from dynalab.server.routes.dependencies import Boards, Catalog, DbSession, Sessions
 from dynalab.server.web.plot import Point, svg
 
 router = APIRouter()
@@ -42,14 +42,14 @@ def home(request: Request, catalog: Catalog, session: DbSession, sessions: Sessi
 
 
 @router.get("/tasks/{code}")
-def task_page(code: str, request: Request, catalog: Catalog, session: DbSession, sessions: Sessions):
+def task_page(code: str, request: Request, catalog: Catalog, session: DbSession, sessions: Sessions, boards: Boards):
     form_weights = {key[len(WEIGHT_FIELD):]: value for key, value in request.query_params.items()
                     if key.startswith(WEIGHT_FIELD)}
     if form_weights:  # the weights form, sent without JavaScript: one address per view
         text = ",".join(f"{name}:{value.strip() or 0}" for name, value in form_weights.items())
         query = {"weights": text, **{k: v for k in ("sort", "order") if (v := request.query_params.get(k))}}
         return RedirectResponse(f"{code}?{urlencode(query)}", status_code=303)
-    result = _board(session, catalog, code, request)
+    result = _board(boards, session, catalog, code, request)
     if isinstance(result, Response):
         return result
     query = _query(result)
@@ -76,15 +76,15 @@ def task_page(code: str, request: Request, catalog: Catalog, session: DbSession,
 
 
 @router.get("/tasks/{code}/leaderboard")
-def leaderboard_json(code: str, request: Request, catalog: Catalog, session: DbSession):
-    result = _board(session, catalog, code, request, html=False)
+def leaderboard_json(code: str, request: Request, catalog: Catalog, session: DbSession, boards: Boards):
+    result = _board(boards, session, catalog, code, request, html=False)
     # A JSONResponse as it is: FastAPI's encoder would walk 1,000 models' dicts again first.
     return result if isinstance(result, Response) else JSONResponse(result.as_json())
 
 
 @router.get("/tasks/{code}/leaderboard.csv")
-def leaderboard_csv(code: str, request: Request, catalog: Catalog, session: DbSession):
-    result = _board(session, catalog, code, request, html=False)
+def leaderboard_csv(code: str, request: Request, catalog: Catalog, session: DbSession, boards: Boards):
+    result = _board(boards, session, catalog, code, request, html=False)
     if isinstance(result, Response):
         return result
     buffer = io.StringIO()
@@ -97,7 +97,7 @@ def signed_in(request, sessions, session):
     return sessions.user(sessions.read(request), session) is not None
 
 
-def _board(session, catalog, code, request, html=True):
+def _board(boards, session, catalog, code, request, html=True):
     if code not in catalog:
         if html:
             return web.page("message.html", 404, title="No such task", root="../", here="",
@@ -106,7 +106,7 @@ def _board(session, catalog, code, request, html=True):
                                                     f"{', '.join(catalog.codes())})")
     params = request.query_params
     try:
-        return leaderboard.board(session, catalog, code, params.get("weights"), params.get("sort") or "rank",
+        return boards.board(session, catalog, code, params.get("weights"), params.get("sort") or "rank",
                                  params.get("order") or None)
     except leaderboard.BadQuery as error:
         if html:

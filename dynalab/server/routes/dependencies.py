@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
-from dynalab.server import auth
+from dynalab.server import auth, leaderboard
 from dynalab.server import settings as server_settings
 from dynalab.server.db import database, models
 from dynalab.server.intake import upload
@@ -45,12 +45,17 @@ def get_failed_sign_ins(request: Request) -> FailedSignIns:
     return request.app.state.failed_sign_ins
 
 
+def get_boards(request: Request) -> leaderboard.BoardCache:
+    return request.app.state.boards
+
+
 Settings = Annotated[server_settings.Settings, Depends(get_settings)]
 Database = Annotated[database.Database, Depends(get_database)]
 Catalog = Annotated[TaskCatalog, Depends(get_catalog)]
 Intake = Annotated[upload.UploadIntake, Depends(get_intake)]
 Sessions = Annotated[WebSessions, Depends(get_web_sessions)]
 SignInLimits = Annotated[FailedSignIns, Depends(get_failed_sign_ins)]
+Boards = Annotated[leaderboard.BoardCache, Depends(get_boards)]
 
 
 def get_session(db: Database):

@@ -22,7 +22,7 @@ from dynalab.server.db.models import Upload, User
 from dynalab.server.intake.upload import UploadRefused
 from dynalab.server.leaderboard import owner_name, standing
 from dynalab.server.model_view import model_json, model_log
-from dynalab.server.routes.dependencies import BearerUser, Catalog, DbSession, Intake, Sessions, Viewer
+from dynalab.server.routes.dependencies import BearerUser, Catalog, DbSession, Intake, Sessions, Viewer, get_boards
 from dynalab.server.web_session import CSRF_FIELD
 from dynalab.sizes import human_size
 
@@ -184,7 +184,7 @@ def _page(request, session, catalog, sessions, viewer, model_id, error=None, sta
         csrf=browser.csrf if is_owner and browser else "", log=model_log(session, model) if is_owner else "",
         task_name=definition.get("name", model.task_code), main=main, metric_names=names,
         size=human_size(model.size), notice=notice, error=error, card_errors=bool(error and card),
-        standing=standing(session, catalog, model),
+        standing=standing(get_boards(request), session, catalog, model),
         signed_in=viewer is not None)
 
 

@@ -247,12 +247,14 @@ def test_the_pages_forms_need_the_owners_session_and_its_csrf_token(board):
     done = browser.http.post(f"{board.server.url}/models/{model_id}/publish", data={"csrf_token": csrf},
                              allow_redirects=False, timeout=30)
     assert done.status_code == 303 and done.headers["location"] == f"../{model_id}?done=published"
-    assert [m["model_id"] for m in board.leaderboard()["models"]] == [model_id]
+    assert [(m["model_id"], m["owner"]) for m in board.leaderboard()["models"]] == [(model_id, "owner")]
 
     edited = browser.http.post(f"{board.server.url}/models/{model_id}/card", timeout=30, allow_redirects=False,
-                               data={"csrf_token": csrf, "description": "New words.", "license": "MIT"})
+                               data={"csrf_token": csrf, "description": "New words.", "license": "MIT",
+                                     "anonymous": "yes"})
     assert edited.status_code == 303
-    assert [m["model_id"] for m in board.leaderboard()["models"]] == [model_id]  # still published
+    # Still published, and the board shown before the edit is not served again.
+    assert [(m["model_id"], m["owner"]) for m in board.leaderboard()["models"]] == [(model_id, "anonymous")]
     too_long = browser.http.post(f"{board.server.url}/models/{model_id}/card", timeout=30,
                                  data={"csrf_token": csrf, "description": "x" * 5001})
     assert too_long.status_code == 400 and "at most 5000 characters" in too_long.text
