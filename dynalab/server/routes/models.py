@@ -22,7 +22,8 @@ from dynalab.server.db.models import Upload, User
 from dynalab.server.intake.upload import UploadRefused
 from dynalab.server.leaderboard import owner_name, standing
 from dynalab.server.model_view import model_json, model_log
-from dynalab.server.routes.dependencies import BearerUser, Catalog, DbSession, Intake, Sessions, Viewer, get_boards
+from dynalab.server.routes.dependencies import (BEARER_HELP, BearerUser, Catalog, DbSession, Intake, Sessions, Viewer,
+                                               get_boards, unauthorized)
 from dynalab.server.web_session import CSRF_FIELD
 from dynalab.sizes import human_size
 
@@ -65,9 +66,7 @@ def model_status(model_id: int, request: Request, viewer: Viewer, session: DbSes
     if web.wants_html(request):
         return _page(request, session, catalog, sessions, viewer, model_id)
     if viewer is None and not _published(session, model_id):
-        raise HTTPException(status_code=401, detail="missing bearer token: exchange your API token at "
-                            "/authenticate/refresh_from_api?api_token=<token> and send the result as "
-                            "`Authorization: Bearer <token>`", headers={"WWW-Authenticate": "Bearer"})
+        raise unauthorized(f"missing bearer token: {BEARER_HELP}")
     return model_json(session, _visible_model(session, viewer, model_id))
 
 
@@ -75,7 +74,7 @@ def model_status(model_id: int, request: Request, viewer: Viewer, session: DbSes
 def model_status_log(model_id: int, viewer: Viewer, session: DbSession):
     """The logs of the model's deployment and evaluations, as text (its owner only)."""
     if viewer is None:
-        raise HTTPException(status_code=401, detail="missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+        raise unauthorized(f"missing bearer token: {BEARER_HELP}")
     return PlainTextResponse(model_log(session, _own_model(session, viewer, model_id)))
 
 
