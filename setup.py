@@ -18,6 +18,7 @@ setup(
     package_data={
         "dynalab.templates": ["*.template"],
         "dynalab.tasks.definitions": ["*.yaml"],
+        "dynalab.server.web": ["templates/*.html", "static/*"],
     },
     install_requires=[
         "invoke>=2.2",
@@ -36,9 +37,11 @@ setup(
                    "scikit-learn>=1.3", "sacrebleu>=2.3",
                    # remote workers (run --broker, dynalab-server worker): Celery on Redis; its Redis
                    # transport imports packaging without declaring it
-                   "celery[redis]>=5.3", "packaging>=23"],
+                   "celery[redis]>=5.3", "packaging>=23",
+                   "jinja2>=3.1"],  # the web pages' templates
         "postgres": ["psycopg[binary]>=3.1"],
-        "test": ["pytest>=7", "aiosmtpd>=1.4"],
+        "test": ["pytest>=7", "aiosmtpd>=1.4",
+                 "selenium>=4.20"],  # the web pages, in a real browser (Debian's chromium, see .ci/setup)
     },
     entry_points={
         "console_scripts": [

@@ -85,5 +85,9 @@ class EvaluationTimedOut(DynalabError, exit_code=10,
     """Raised when ``--wait`` gives up after ``--timeout`` seconds."""
 
 
+class PublishRefused(DynalabError, exit_code=11, means="publish refused by the server (the model is not evaluated)"):
+    """Raised when the server refuses to publish a model; the message holds its reason."""
+
+
 class Interrupted(DynalabError, exit_code=130, means="interrupted (Ctrl-C, or end of input at a prompt)"):
     """Raised when the user stops a command (Ctrl-C, or end of input at a prompt)."""

@@ -20,7 +20,7 @@ import requests
 from dynalab.client import auth
 from dynalab.client.session import TIMEOUT, is_loopback, make_session
 from dynalab.project import settings
-from dynalab.errors import AuthError, ServerError, Throttled, UploadError, UsageError
+from dynalab.errors import AuthError, PublishRefused, ServerError, Throttled, UploadError, UsageError
 
 API_URL_ENV = "DYNALAB_API_URL"
 DEFAULT_API_URL = "http://127.0.0.1:8000"
@@ -168,6 +168,34 @@ def list_models(url, api_token, session=None, *, bearer_token=None):
         response = send(session, "GET", url, "/models", headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT)
     check_response(response, url)
     return json_body(response, url)
+
+
+def latest_upload(url, bearer_token, name, session=None):
+    """The server's record of the latest upload of model ``name`` by this token's user (``GET /models``)."""
+    models = list_models(url, None, session=session, bearer_token=bearer_token)
+    mine = [model for model in models if isinstance(model, dict) and model.get("name") == name]
+    if not mine:
+        raise UsageError(f"the server at {url} has no upload of model {name!r} from you",
+                         hint=f"upload it first: dynalab-cli upload -n {name}")
+    return max(mine, key=lambda model: model.get("model_id") or 0)
+
+
+def set_published(url, api_token, name, published, session=None):
+    """Publish (or unpublish) the latest upload of model ``name``; the server's record of it after.
+
+    Raises ``PublishRefused`` with the server's reason when it is not evaluated yet.
+    """
+    with own_session(session) as session:
+        token = bearer(url, api_token, session=session)
+        model = latest_upload(url, token, name, session=session)
+        action = "publish" if published else "unpublish"
+        response = send(session, "PUT", url, f"/models/{model['model_id']}/{action}",
+                        headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT)
+    if response.status_code == 409:
+        raise PublishRefused(f"the server at {url} refused to publish {name!r}: {server_detail(response)}",
+                             hint=f"see where it is: {url}/models/{model['model_id']}")
+    check_response(response, url)
+    return _json(response, url)
 
 
 def send(session, method, url, path, **kwargs):

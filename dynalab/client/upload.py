@@ -14,6 +14,7 @@ same content is not sent twice by accident and burns no quota.
 """
 
 import datetime
+import json
 import os
 import shutil
 import sys
@@ -54,7 +55,7 @@ class Receipt(NamedTuple):
 
 
 def upload(url, api_token, name, task_code, archive_path, progress=True, *, root=None, sha256=None,
-           session=None, out=print):
+           session=None, out=print, card=None):
     """Upload ``archive_path`` as model ``name`` for ``task_code``; return a ``Receipt``.
 
     ``root`` is the project whose ``.dynalab_submissions/`` receives a copy of
@@ -70,7 +71,10 @@ def upload(url, api_token, name, task_code, archive_path, progress=True, *, root
     digest = sha256 or sha256_file(archive)
     with api.own_session(session) as session:
         token = api.bearer(url, api_token, session=session)
-        body = _post_with_retries(session, url, token, name, task_code, archive, digest, progress, out)
+        fields = [("name", name), ("taskCode", task_code)]
+        if card and any(card.values()):  # servers before model cards get the form they know
+            fields.append(("card", json.dumps(card)))
+        body = _post_with_retries(session, url, token, fields, archive, digest, progress, out)
     if body.get("sha256") not in (None, digest):
         raise UploadError(
             f"the server at {url} stored an archive with sha256 {body.get('sha256')}, but {archive} has {digest}",
@@ -124,14 +128,15 @@ def keep_copy(archive, root, name, when):
     return target
 
 
-def _post_with_retries(session, url, token, name, task_code, archive, digest, progress, out):
+def _post_with_retries(session, url, token, fields, archive, digest, progress, out):
     """The server's receipt (a dict), after up to ``retry.ATTEMPTS`` posts answered 502-504."""
     # A gateway can time out (504) after the server stored the upload: before
     # sending again, look for it, so that a success is not sent twice.
     known = _model_ids(session, url, token)
     answer = retry.resend_on_gateway_errors(
-        post=lambda: _post(session, url, token, name, task_code, archive, progress, out),
-        stored_meanwhile=lambda: _arrived(session, url, token, known, digest, name, task_code),
+        post=lambda: _post(session, url, token, fields, archive, progress, out),
+        stored_meanwhile=lambda: _arrived(session, url, token, known, digest, dict(fields)["name"],
+                                          dict(fields)["taskCode"]),
         wait_for=lambda response: api.retry_after_seconds(response.headers.get("Retry-After")),
         out=out,
     )
@@ -180,8 +185,9 @@ class _Progress:
             self.out(f"Sent {human_size(self.size)}; the server is verifying the archive (the bigger, the longer)...")
 
 
-def _post(session, url, token, name, task_code, archive, progress, out):
-    """One attempt: a fresh multipart body read from the start of the file."""
+def _post(session, url, token, fields, archive, progress, out):
+    """One attempt: a fresh multipart body of the text ``fields`` and the file, read from its start."""
+    name = dict(fields)["name"]
     size = archive.stat().st_size
     show = progress and sys.stderr is not None and sys.stderr.isatty()
     with open(archive, "rb") as stream, tqdm(
@@ -189,11 +195,7 @@ def _post(session, url, token, name, task_code, archive, progress, out):
         disable=not show, leave=False,
     ) as bar:
         # Text fields first: the server checks the task and the quota before the file arrives.
-        encoder = MultipartEncoder(fields=[
-            ("name", name),
-            ("taskCode", task_code),
-            ("tarball", (f"{name}.tar.gz", stream, "application/gzip")),
-        ])
+        encoder = MultipartEncoder(fields=[*fields, ("tarball", (f"{name}.tar.gz", stream, "application/gzip"))])
         monitor = MultipartEncoderMonitor(encoder, _Progress(bar, size, out))
         try:
             return api.send(

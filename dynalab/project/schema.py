@@ -13,6 +13,10 @@ from dynalab.errors import ConfigError
 from dynalab.sizes import SIZE_PATTERN
 
 BACKENDS = ("sandbox", "docker")
+CARD_DESCRIPTION_MAX = 5000
+URL_MAX = 500
+LICENSE_MAX = 100
+URL_PATTERN = r"(https?://\S+)?"  # empty, or one http(s) address
 
 FIELDS = {
     "task": {
@@ -152,6 +156,50 @@ FIELDS = {
                         "fix": "use a size such as 16g or 512m, or remove it: the task's limits decide",
                     },
                 },
+            },
+        },
+    },
+    "card": {
+        "type": "dict",
+        "default": {},
+        "description": "The model card, shown on the model's page and sent with the upload.",
+        "fix": "use a mapping of the fields below",
+        "schema": {
+            "description": {
+                "type": "string",
+                "maxlength": CARD_DESCRIPTION_MAX,
+                "default": "",
+                "description": "What the model is and how it was trained (plain text, paragraphs kept).",
+                "fix": f"use a text of at most {CARD_DESCRIPTION_MAX} characters",
+            },
+            "paper_url": {
+                "type": "string",
+                "regex": URL_PATTERN,
+                "maxlength": URL_MAX,
+                "default": "",
+                "description": "Link to the paper describing the model.",
+                "fix": "use an http(s) address such as https://arxiv.org/abs/1234.5678, or leave it empty",
+            },
+            "code_url": {
+                "type": "string",
+                "regex": URL_PATTERN,
+                "maxlength": URL_MAX,
+                "default": "",
+                "description": "Link to the model's code.",
+                "fix": "use an http(s) address such as https://github.com/you/model, or leave it empty",
+            },
+            "license": {
+                "type": "string",
+                "maxlength": LICENSE_MAX,
+                "default": "",
+                "description": "The model's license (e.g. MIT, CC-BY-4.0).",
+                "fix": f"use a license name of at most {LICENSE_MAX} characters",
+            },
+            "anonymous": {
+                "type": "boolean",
+                "default": False,
+                "description": "Show \"anonymous\" instead of your name on the leaderboard and the model's page.",
+                "fix": "use true or false",
             },
         },
     },

@@ -1,7 +1,7 @@
 """Every step of the workflow, declared once, in workflow order.
 
-init → predict → test --local → package → test (integrated) → login → upload → status,
-plus logout and doctor. Each declaration says what the step needs, what its
+init → predict → test --local → package → test (integrated) → login → upload → status
+→ publish, plus unpublish, logout and doctor. Each declaration says what the step needs, what its
 fingerprint covers, which action runs it, and its help, flags and examples:
 the runner, ``dynalab-cli``, its help and the invoke tasks of a project's own
 tasks.py are all made from these. A new step is one more declaration (and
@@ -148,6 +148,21 @@ STEPS = (
              "deploying, evaluating, evaluated, or failed with a class (build, load, crash, timeout, memory, "
              "bad_response, infrastructure), a reason and a hint. With --json, `status` is the model's state.",
         uses=("settings",),
+    ),
+    Step(
+        "publish", "Publish", "Put the latest upload of the model on its task's leaderboard (once it is evaluated).",
+        action="dynalab.steps.actions.publish:publish", prepare="dynalab.steps.actions.upload:destination",
+        flags=(API_URL,),
+        examples=("dynalab-cli publish -n my-model",),
+        more="Its page becomes public. The server refuses a model that is not evaluated yet, and says why "
+             "(exit 11). Editing the model card on its page never unpublishes it.",
+    ),
+    Step(
+        "unpublish", "Unpublish", "Take the latest upload of the model off its task's leaderboard.",
+        action="dynalab.steps.actions.publish:unpublish", prepare="dynalab.steps.actions.upload:destination",
+        flags=(API_URL,),
+        examples=("dynalab-cli unpublish -n my-model",),
+        more="Its page becomes private again (yours only).",
     ),
     Step("logout", "Logout", "Forget the saved API token.", action="dynalab.steps.actions.login:logout", model=False,
          examples=("dynalab-cli logout",)),

@@ -20,7 +20,8 @@ def test_the_program_help_lists_the_steps_in_workflow_order_with_examples_and_no
     result = cli("--help", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     text = result.stdout
-    assert steps_listed(text) == ["init", "predict", "test", "package", "login", "upload", "status", "logout", "doctor"]
+    assert steps_listed(text) == ["init", "predict", "test", "package", "login", "upload", "status", "publish",
+                                  "unpublish", "logout", "doctor"]
     for word in INVOKE_WORDING:
         assert word not in text, word
     assert "local-test" not in text and "integrated-test" not in text, "aliases are not listed"

@@ -58,6 +58,18 @@ def shared_server(tmp_path_factory):
 
 
 @pytest.fixture
+def board(tmp_path):
+    """A server of its own that runs no jobs, with evaluated models made as a test asks
+    (``board_support.Board``): for pages, publishing and leaderboards."""
+    from board_support import Board
+
+    with ServerProcess(tmp_path / "data", extra_args=("--workers", "0")) as server:
+        result = Board(server, tmp_path)
+        yield result
+        result.close()
+
+
+@pytest.fixture
 def user(shared_server, request):
     """A fresh user of the shared server (so a full quota): ``(api_token, Api)``."""
     email = "".join(c if c.isalnum() else "-" for c in request.node.name.lower()) + "@example.org"

@@ -10,7 +10,7 @@ records compare consistently.
 
 from datetime import datetime, timezone
 
-from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -53,6 +53,7 @@ class Upload(Base):
     """An accepted model archive; rejected or interrupted uploads never get one."""
 
     __tablename__ = "uploads"
+    __table_args__ = (Index("ix_uploads_task_code_published", "task_code", "published"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -67,6 +68,29 @@ class Upload(Base):
     failure_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     failure_hint: Mapped[str | None] = mapped_column(Text, nullable=True)
     updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # On its task's leaderboard (``dynalab.server.publishing``); its page is then public.
+    published: Mapped[bool] = mapped_column(Boolean, default=False)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # The model card (``card`` in the config, editable on the model's page).
+    card_description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    card_paper_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    card_code_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    card_license: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    card_anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    @property
+    def card(self):
+        return {"description": self.card_description or "", "paper_url": self.card_paper_url or "",
+                "code_url": self.card_code_url or "", "license": self.card_license or "",
+                "anonymous": bool(self.card_anonymous)}
+
+    @card.setter
+    def card(self, card):
+        self.card_description = card.get("description") or None
+        self.card_paper_url = card.get("paper_url") or None
+        self.card_code_url = card.get("code_url") or None
+        self.card_license = card.get("license") or None
+        self.card_anonymous = bool(card.get("anonymous"))
 
     def as_json(self):
         return {
@@ -77,6 +101,9 @@ class Upload(Base):
             "size": self.size,
             "status": self.status,
             "uploaded_at": iso(self.created_at),
+            "published": bool(self.published),
+            "published_at": iso(self.published_at) if self.published_at else None,
+            "card": self.card,
         }
 
 

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 FILE_FIELD = "tarball"
 MAX_FIELD_BYTES = 1024
+FIELD_LIMITS = {"card": 16 * 1024}  # the model card (JSON), which holds a description
 MAX_HEADER_BYTES = 8 * 1024  # of one part's headers
 MAX_PARTS = 16
 BATCH_BYTES = 1 << 20
@@ -166,8 +167,9 @@ class UploadForm:
             self._batch += memoryview(data)[start:end]
             return
         self._value += data[start:end]
-        if len(self._value) > MAX_FIELD_BYTES:
-            raise FormRejected(f"form field `{self._field}` is longer than {MAX_FIELD_BYTES} bytes")
+        limit = FIELD_LIMITS.get(self._field, MAX_FIELD_BYTES)
+        if len(self._value) > limit:
+            raise FormRejected(f"form field `{self._field}` is longer than {limit} bytes")
 
     def _part_end(self):
         self._in_file = False

@@ -24,7 +24,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from dynalab.project.layout import MODEL_NAME_PATTERN
-from dynalab.server import lifecycle
+from dynalab.server import lifecycle, publishing
 from dynalab.server.db.models import Upload
 from dynalab.server.intake.archive_check import ArchiveCheck, ArchiveRejected
 from dynalab.server.intake.form import FormRejected, UploadForm
@@ -111,6 +111,7 @@ class UploadIntake:
 
     def _early_check(self, user):
         async def before_file(fields):
+            self.check_card(fields)  # a bad card is refused before the file is received
             if "name" in fields and "taskCode" in fields:
                 _, task_code = self.check_fields(fields)
                 await run_in_threadpool(self._check_quota, user.id, task_code)
@@ -120,9 +121,10 @@ class UploadIntake:
         """The new record as JSON, and the archive's ``ArchiveSummary``."""
         await form.receive(chunks)
         name, task_code = self.check_fields(form.fields)
+        card = self.check_card(form.fields)
         # fsync of up to GBs and a YAML parse: off the event loop.
         sha256, summary = await run_in_threadpool(form.file.finish, name, task_code)
-        record = await run_in_threadpool(self._commit, user.id, name, task_code, sha256, form.file.incoming)
+        record = await run_in_threadpool(self._commit, user.id, name, task_code, sha256, form.file.incoming, card)
         return record, summary
 
     def check_fields(self, fields):
@@ -140,17 +142,25 @@ class UploadIntake:
                                      f"{', '.join(self.catalog.codes())})")
         return name, task_code
 
+    def check_card(self, fields):
+        """The optional field ``card`` (the model card, JSON), checked; clients before it send none."""
+        try:
+            return publishing.card_from_form_field(fields.get("card", ""))
+        except publishing.Refused as error:
+            raise UploadRefused(400, str(error)) from None
+
     def _check_quota(self, user_id, task_code):
         with self.db.session() as session:
             check_quota(session, user_id, task_code, self.catalog.quota(session, task_code))
 
-    def _commit(self, user_id, name, task_code, sha256, incoming):
+    def _commit(self, user_id, name, task_code, sha256, incoming, card=None):
         with self._commit_lock, self.db.session() as session:
             check_quota(session, user_id, task_code, self.catalog.quota(session, task_code))
             created = self.blobs.store(incoming, sha256)
             try:
                 upload = Upload(user_id=user_id, name=name, task_code=task_code,
                                 sha256=sha256, size=incoming.size)
+                upload.card = card or {}
                 session.add(upload)
                 lifecycle.upload_received(session, upload)  # its deployment queued with it
                 session.commit()

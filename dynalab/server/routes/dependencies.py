@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
-from dynalab.server import auth, workers
+from dynalab.server import auth, leaderboard, workers
 from dynalab.server import settings as server_settings
 from dynalab.server.db import database, models
 from dynalab.server.intake import upload
@@ -50,6 +50,10 @@ def get_executor(request: Request):
     return request.app.state.executor
 
 
+def get_boards(request: Request) -> leaderboard.BoardCache:
+    return request.app.state.boards
+
+
 Settings = Annotated[server_settings.Settings, Depends(get_settings)]
 Executor = Annotated[object, Depends(get_executor)]
 Database = Annotated[database.Database, Depends(get_database)]
@@ -57,6 +61,7 @@ Catalog = Annotated[TaskCatalog, Depends(get_catalog)]
 Intake = Annotated[upload.UploadIntake, Depends(get_intake)]
 Sessions = Annotated[WebSessions, Depends(get_web_sessions)]
 SignInLimits = Annotated[FailedSignIns, Depends(get_failed_sign_ins)]
+Boards = Annotated[leaderboard.BoardCache, Depends(get_boards)]
 
 
 def get_session(db: Database):
@@ -91,6 +96,18 @@ def bearer_user(request: Request, db: Database) -> models.User:
 
 
 BearerUser = Annotated[models.User, Depends(bearer_user)]
+
+
+def viewer(request: Request, db: Database, sessions: Sessions) -> models.User | None:
+    """Who is asking: the bearer token's user when the request has one (401 if it is not valid),
+    else the user signed in on the web pages, else None (anyone)."""
+    if request.headers.get("authorization"):
+        return bearer_user(request, db)
+    with db.session() as session:
+        return sessions.user(sessions.read(request), session)
+
+
+Viewer = Annotated[models.User | None, Depends(viewer)]
 
 
 def unauthorized(detail, close=False):

@@ -18,6 +18,7 @@ through a request that refuses a body past ``MAX_FORM_BYTES`` as it arrives.
 """
 
 import asyncio
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -33,6 +34,8 @@ from dynalab.server.routes.dependencies import Database, Sessions, SignInLimits,
 from dynalab.server.web_session import CSRF_FIELD
 
 PAGE = "generate_api_token"  # relative, so that a server mounted under a prefix works too
+# Where a sign-in may go back to (``next``): a page of this server, named relative to its root.
+NEXT_PAGE = re.compile(r"(models/[0-9]{1,19}|tasks/[A-Za-z0-9_.-]{1,100})")
 MAX_FORM_BYTES = 16 * 1024
 FAILED_SIGN_IN_DELAY = 1.0
 EXPIRED = ("This form has expired, or your browser did not send its cookie: "
@@ -87,6 +90,7 @@ class TokenPageForm(BaseModel):
     email: str = ""
     password: str = ""
     confirm: str = ""
+    next: str = ""
 
 
 @router.get("/generate_api_token", response_class=HTMLResponse)
@@ -97,7 +101,9 @@ def show(request: Request, sessions: Sessions, db: Database):
     if user is not None:
         return _html(pages.account_page(user.email, session.csrf))
     session = session or sessions.anonymous()
-    return _saved(_html(pages.sign_in_page(session.csrf)), request, sessions, session)
+    next_page = request.query_params.get("next", "")
+    next_page = next_page if NEXT_PAGE.fullmatch(next_page) else ""
+    return _saved(_html(pages.sign_in_page(session.csrf, next_page=next_page)), request, sessions, session)
 
 
 @router.post("/generate_api_token", response_class=HTMLResponse)
@@ -140,9 +146,11 @@ async def _sign_in(request, form, session, sessions, db, limits):
     if user is None:
         limits.failed(address, email)
         await asyncio.sleep(FAILED_SIGN_IN_DELAY)
-        return _html(pages.sign_in_page(session.csrf, "Wrong email or password.", email), 401)
+        next_page = form.next if NEXT_PAGE.fullmatch(form.next) else ""
+        return _html(pages.sign_in_page(session.csrf, "Wrong email or password.", email, next_page), 401)
     limits.succeeded(email)
-    return _redirect(request, sessions, sessions.signed_in(user))  # a new session: no fixation
+    target = form.next if NEXT_PAGE.fullmatch(form.next) else PAGE
+    return _redirect(request, sessions, sessions.signed_in(user), target)  # a new session: no fixation
 
 
 def _check_password(db, email, password):
@@ -153,8 +161,8 @@ def _check_password(db, email, password):
         return user if right else None
 
 
-def _redirect(request, sessions, session):
-    return _saved(RedirectResponse(PAGE, status_code=303, headers=pages.SECURITY_HEADERS), request, sessions, session)
+def _redirect(request, sessions, session, target=PAGE):
+    return _saved(RedirectResponse(target, status_code=303, headers=pages.SECURITY_HEADERS), request, sessions, session)
 
 
 def _html(text, status=200, headers=None):

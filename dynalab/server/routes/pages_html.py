@@ -52,13 +52,14 @@ def _alert(error):
     return f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
 
 
-def sign_in_page(csrf, error=None, email=""):
+def sign_in_page(csrf, error=None, email="", next_page=""):
     return _page("Dynalab: your API token", f"""
 {_alert(error)}
 <p>Sign in to manage the API token that <code>dynalab-cli login</code> asks for.</p>
 <form method="post" action="generate_api_token">
   {_csrf(csrf)}
   <input type="hidden" name="action" value="sign_in">
+  <input type="hidden" name="next" value="{escape(next_page)}">
   <label>Email <input type="email" name="email" value="{escape(email)}" required autofocus
          autocomplete="username"></label>
   <label>Password <input type="password" name="password" required

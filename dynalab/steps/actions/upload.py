@@ -55,11 +55,12 @@ def run(run):
                                     skipped=True))
     run.out(f"Uploading {model.name!r} ({archive.size} bytes) to {url}")
     receipt = send(url, run.prepared.credential.token, model.name, model.config["task"], archive.path,
-                   progress=not flags.no_progress, root=model.project.root, sha256=archive.sha256, out=run.out)
+                   progress=not flags.no_progress, root=model.project.root, sha256=archive.sha256, out=run.out,
+                   card=model.config.get("card"))
     record = {**receipt.as_record(), "api_url": url}
     model.state.add_upload(record)
     run.out(f"Upload done: model id {receipt.model_id}, sha256 {receipt.sha256}, {receipt.size} bytes")
-    run.out(f"  server record: {receipt.url}")
+    run.out(f"  model page:    {receipt.url} (its status and scores; publish it from there)")
     run.out(f"  local copy:    {model.project.relative(receipt.local_copy)}")
     return _waited(run, Outcome(details={**archive_details(archive), "upload": _upload_details(record)}))
 

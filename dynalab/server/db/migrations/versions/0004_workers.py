@@ -1,13 +1,14 @@
 """Workers: the remote workers of ``dynalab-server worker``, each with its token (hashed).
 
 Revision ID: 0004
+Revises: 0003
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 
 
 def upgrade():
