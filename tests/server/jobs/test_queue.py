@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 
+from dynalab.server import lifecycle
 from dynalab.server.db.models import Job, Upload, utcnow
 from dynalab.server.jobs import queue, reaper
 from dynalab.server.jobs.local import LocalReport
@@ -107,3 +108,21 @@ def test_a_jobs_log_keeps_its_last_megabyte():
     assert len(log.encode()) <= queue.MAX_LOG_BYTES
     assert log.startswith(queue.CUT) and log.endswith(line * 100)
     assert queue.capped("short") == "short"
+
+
+@pytest.mark.parametrize("parts", ["sqlite", "postgresql"], indirect=True)
+def test_a_remote_worker_claims_the_job_its_message_names_only_while_it_is_queued_and_a_requeue_resends_it(parts):
+    parts.add_model("a"), parts.add_model("b")
+    with parts.session() as session:
+        first, second = [job.id for job in session.query(Job).order_by(Job.id)]
+        session.get(Job, second).dispatched_at = utcnow()
+        session.commit()
+    ticket = queue.claim(parts.db, "w1", job_id=second)
+    assert (ticket.job_id, ticket.attempt) == (second, 1)
+    assert queue.claim(parts.db, "w2", job_id=second) is None  # a second message for it: dropped
+    assert queue.claim(parts.db, "w2").job_id == first  # the oldest queued one, as before
+    with parts.session() as session:
+        job = session.get(Job, second)
+        lifecycle.job_lost(session, job, "its worker was lost")
+        session.commit()
+        assert (job.state, job.worker, job.dispatched_at) == ("queued", None, None)  # to be sent again
