@@ -47,7 +47,9 @@ def rows_of(db, dataset_name, task="nli"):
         return dataset, evaluations, jobs, history
 
 
-def test_a_dataset_added_while_the_server_runs_is_queued_for_the_deployed_models(running_server, tmp_path):
+def test_a_dataset_added_while_the_server_runs_is_queued_for_the_deployed_models(start_server, tmp_path):
+    # No worker: the rows are looked at as the admin command left them, before any job runs.
+    running_server = start_server("--workers", 0)
     token = running_server.add_user("ada@example.org")
     db = Database(sqlite_url(running_server.data_dir))  # the server has it open too (SQLite in WAL mode)
     ids = add_models(db, "ada@example.org", {
