@@ -195,7 +195,7 @@ def set_published(url, api_token, name, published, session=None):
         raise PublishRefused(f"the server at {url} refused to publish {name!r}: {server_detail(response)}",
                              hint=f"see where it is: {url}/models/{model['model_id']}")
     check_response(response, url)
-    return _json(response, url)
+    return json_body(response, url)
 
 
 def send(session, method, url, path, **kwargs):
