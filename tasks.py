@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import urllib.request
 from pathlib import Path
 
 from invoke import task
@@ -28,8 +29,8 @@ def test(c, args=""):
 @task(help={"backend": "Integrated test backend: sandbox (default) or docker.",
             "keep": "Keep the temporary folder (server data and project copy) for a look."})
 def demo(c, backend="sandbox", keep=False):
-    """Take the example from init (and one prediction) to upload and its scores, against a self-hosted server
-    on 127.0.0.1 that holds a held-out dataset made by the example's own generator."""
+    """Take the example from init (and one prediction) to upload, its scores and the leaderboard, against a
+    self-hosted server on 127.0.0.1 that holds a held-out dataset made by the example's own generator."""
     from dynalab.testing.server_process import ServerProcess
 
     workdir = Path(tempfile.mkdtemp(prefix="dynalab-demo-"))
@@ -58,6 +59,7 @@ def demo(c, backend="sandbox", keep=False):
                 ["test", "--local", "-n", "nli-bow"],
                 ["test", "-n", "nli-bow", "--backend", backend],
                 ["upload", "-n", "nli-bow", "--wait", "--timeout", "900"],
+                ["publish", "-n", "nli-bow"],
             ]
             for args in steps:
                 print(f"\n== dynalab-cli {' '.join(args)}", flush=True)
@@ -71,11 +73,17 @@ def demo(c, backend="sandbox", keep=False):
             if status.returncode != 0:
                 sys.exit(f"demo failed at `dynalab-cli status -n nli-bow` (exit code {status.returncode})")
             evaluated = json.loads(status.stdout)
-            print("\n== Demo passed: the example went from init to upload, was deployed and evaluated. Scores:")
+            with urllib.request.urlopen(f"{server.url}/tasks/nli/leaderboard", timeout=30) as answer:
+                board = json.load(answer)
+            entry = next(model for model in board["models"] if model["model_id"] == evaluated["model_id"])
+            print("\n== Demo passed: the example went from init to upload, was deployed, evaluated and published."
+                  " Scores:")
             for dataset in evaluated["datasets"]:
                 scores = ", ".join(f"{name} {value:.4f}" for name, value in dataset["metrics"].items())
                 print(f"  {dataset['name']}: {scores} ({dataset['examples_per_second']:.0f} examples/s, "
                       f"peak memory {dataset['peak_memory_mb']:.0f} MB)")
+            print(f"  leaderboard of nli: rank {entry['rank']} of {len(board['models'])}, "
+                  f"Dynascore {entry['dynascore']:.4f}")
     finally:
         if keep:
             print(f"(kept {workdir})")
