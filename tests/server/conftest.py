@@ -38,8 +38,8 @@ def start_server(tmp_path):
     """Start servers with extra ``run`` options: ``start_server("--max-upload-bytes", 1000)``."""
     started = []
 
-    def start(*extra_args, data_dir=None):
-        server = ServerProcess(data_dir or tmp_path / f"data{len(started)}", extra_args=extra_args)
+    def start(*extra_args, data_dir=None, env=None):
+        server = ServerProcess(data_dir or tmp_path / f"data{len(started)}", extra_args=extra_args, env=env)
         started.append(server)
         server.start()
         return server

@@ -11,7 +11,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "evaluation"))
 from celery_support import RedisProcess, worker_process
 from prerequisites import missing
 
-from dynalab.testing.server_process import ServerProcess
 
 
 @pytest.fixture(scope="session")
@@ -40,20 +39,14 @@ def own_redis(tmp_path):
 
 
 @pytest.fixture
-def broker_server(tmp_path):
+def broker_server(start_server, tmp_path):
     """``broker_server(redis, *extra_args, lease_seconds=3)``: a server started with ``--broker``."""
-    started = []
 
     def start(redis, *extra_args, lease_seconds=3.0):
-        server = ServerProcess(tmp_path / "server-data", extra_args=("--broker", redis.url, *extra_args),
-                               env={"DYNALAB_SERVER_LEASE_SECONDS": str(lease_seconds)})
-        started.append(server)
-        server.start()
-        return server
+        return start_server("--broker", redis.url, *extra_args, data_dir=tmp_path / "server-data",
+                            env={"DYNALAB_SERVER_LEASE_SECONDS": str(lease_seconds)})
 
-    yield start
-    for server in started:
-        server.stop()
+    return start
 
 
 @pytest.fixture
