@@ -116,7 +116,7 @@ STEPS = (
     ),
     Step(
         "upload", "Upload", "Send the tested package to the evaluation server (runs the tests first if needed).",
-        action="dynalab.steps.actions.upload:run", prepare="dynalab.steps.actions.upload:destination",
+        action="dynalab.steps.actions.upload:run", prepare="dynalab.steps.actions.upload:waiting_destination",
         needs=(Need("integrated_test", passes=("backend",)),),
         flags=(
             Flag("force", "Upload even if this exact package was uploaded before (uses quota).", short="f",
@@ -139,7 +139,7 @@ STEPS = (
     Step(
         "status", "Status", "Show what the evaluation server says of the model's latest upload: its state, each "
         "dataset's progress and scores, why it failed.",
-        action="dynalab.steps.actions.status:run", prepare="dynalab.steps.actions.upload:destination",
+        action="dynalab.steps.actions.status:run", prepare="dynalab.steps.actions.upload:waiting_destination",
         flags=(WAIT, TIMEOUT, Flag("log", "Print the log of the model's jobs on the server too.", kind=bool,
                                    default=False), API_URL),
         examples=("dynalab-cli status -n my-model", "dynalab-cli status -n my-model --wait --timeout 1800 --json",

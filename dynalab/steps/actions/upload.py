@@ -19,11 +19,15 @@ def destination(run):
     """The step's ``prepare``: the server (``api.Server``) and the credential to send it."""
     from dynalab.client import api, auth
 
-    if hasattr(run.flags, "wait"):  # upload and status; publish and unpublish share this prepare without it
-        check_wait_flags(run.flags)
     model = run.model
     server = api.resolve_server(run.flags.api_url, model.config.get("api_url"), model.source)
     return SimpleNamespace(server=server, credential=auth.resolve_token_for(server))
+
+
+def waiting_destination(run):
+    """The ``prepare`` of the steps that take --wait (upload, status): their flags checked, then ``destination``."""
+    check_wait_flags(run.flags)
+    return destination(run)
 
 
 def check_wait_flags(flags):
